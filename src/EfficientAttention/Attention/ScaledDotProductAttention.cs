@@ -1,0 +1,88 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientAttention;
+
+/// <summary>
+/// Attention(Q, K, V) = normalize(Q Kᵀ / √d) V with a pluggable normalizer (softmax, sparsemax, entmax) and masks.
+/// Two paths that tests keep equal: <see cref="Naive"/> writes it out; <see cref="Fused"/> calls libtorch's
+/// <c>scaled_dot_product_attention</c> (softmax only; memory-efficient on CPU). <see cref="Forward"/> takes the fused
+/// path when it can.
+/// </summary>
+public sealed class ScaledDotProductAttention : IAttentionWithProbabilities
+{
+    public ScaledDotProductAttention(Normalizer? normalizer = null, bool useFusedKernel = true)
+    {
+        Normalizer = normalizer ?? Normalizer.Softmax;
+        UseFusedKernel = useFusedKernel;
+    }
+
+    public Normalizer Normalizer { get; }
+
+    /// <summary>Use libtorch's fused kernel when the normalizer is softmax.</summary>
+    public bool UseFusedKernel { get; }
+
+    public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+    {
+        if (UseFusedKernel && ReferenceEquals(Normalizer, Normalizer.Softmax))
+            return Fused(q, k, v, mask);
+        var (output, probabilities) = Naive(q, k, v, mask, Normalizer);
+        probabilities.Dispose();
+        return output;
+    }
+
+    public (Tensor Output, Tensor Probabilities) ForwardWithProbabilities(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+        => Naive(q, k, v, mask, Normalizer);
+
+    /// <summary>The textbook computation; materialises the (B, H, Lq, Lk) score matrix.</summary>
+    public static (Tensor Output, Tensor Probabilities) Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Normalizer normalizer)
+    {
+        var (batch, heads, lq, lk) = Check(q, k, v);
+        using var scope = NewDisposeScope();
+        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(q.shape[3]);    // (B, H, Lq, Lk)
+        if (mask?.ToDense(batch, heads, lq, lk, q.device) is { } allowed)
+            scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        var p = normalizer.Apply(scores);                                      // (B, H, Lq, Lk), rows on the simplex
+        var output = p.matmul(v);                                              // (B, H, Lq, dᵥ)
+        return (output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// libtorch's fused softmax attention. A query whose keys are all masked gets a zero output (libtorch alone would
+    /// give NaN): such rows are unmasked for the kernel and their output zeroed, so no NaN reaches the gradients.
+    /// </summary>
+    public static Tensor Fused(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+    {
+        var (batch, heads, lq, lk) = Check(q, k, v);
+        if (mask is null || mask.IsEmpty)
+            return nn.functional.scaled_dot_product_attention(q, k, v);
+        if (mask is { Causal: true, KeyPadding: null, Allowed: null })
+            return nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true); // every row keeps key 0
+        using var scope = NewDisposeScope();
+        var allowed = mask.ToDense(batch, heads, lq, lk, q.device)!;                    // broadcastable (B, H, Lq, Lk)
+        var anyKey = allowed.any(-1, keepdim: true);                                    // (·, ·, Lq, 1)
+        var output = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: allowed.logical_or(anyKey.logical_not()));
+        return output.masked_fill(anyKey.logical_not(), 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Validates (B, H, Lq, d), (B, H, Lk, d), (B, H, Lk, dᵥ), one dtype and device; returns (B, H, Lq, Lk).</summary>
+    internal static (long Batch, long Heads, long QueryLength, long KeyLength) Check(Tensor q, Tensor k, Tensor v)
+    {
+        const string layout = "(batch, heads, length, head dim)";
+        Guard.FloatingTensor(q, nameof(q));
+        Guard.FloatingTensor(k, nameof(k));
+        Guard.FloatingTensor(v, nameof(v));
+        Guard.Rank(q, 4, nameof(q), layout);
+        Guard.Rank(k, 4, nameof(k), layout);
+        Guard.Rank(v, 4, nameof(v), layout);
+        Guard.SameDTypeAndDevice(q, nameof(q), k, nameof(k));
+        Guard.SameDTypeAndDevice(q, nameof(q), v, nameof(v));
+        Guard.Size(k, nameof(k), 0, q.shape[0], "batch, as in q");
+        Guard.Size(v, nameof(v), 0, q.shape[0], "batch, as in q");
+        Guard.Size(k, nameof(k), 1, q.shape[1], "heads, as in q");
+        Guard.Size(v, nameof(v), 1, q.shape[1], "heads, as in q");
+        Guard.Size(k, nameof(k), 3, q.shape[3], "head dim, as in q");
+        Guard.Size(v, nameof(v), 2, k.shape[2], "key length, as in k");
+        return (q.shape[0], q.shape[1], q.shape[2], k.shape[2]);
+    }
+}

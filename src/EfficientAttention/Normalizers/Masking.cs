@@ -1,0 +1,30 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientAttention;
+
+/// <summary>Handling of slices whose scores are all <c>-inf</c> (fully masked attention rows).</summary>
+internal static class Masking
+{
+    /// <summary>
+    /// Shifts each slice along <paramref name="dim"/> so its maximum is 0 (exp and powers stay finite), and reports the
+    /// slices that are entirely <c>-inf</c>; those are replaced by zeros so the kernels see a harmless finite input,
+    /// and the caller zeroes their output.
+    /// </summary>
+    /// <returns>shifted scores (same shape) and the dead-slice mask (size 1 along <paramref name="dim"/>).</returns>
+    public static (Tensor Shifted, Tensor Dead) SeparateDeadSlices(Tensor scores, long dim)
+    {
+        var max = scores.amax(new[] { dim }, keepdim: true);            // (…, 1, …)
+        var dead = max.eq(double.NegativeInfinity);                      // (…, 1, …)
+        var shifted = scores.masked_fill(dead, 0) - max.masked_fill(dead, 0);
+        return (shifted, dead);
+    }
+
+    /// <summary>A tensor 1, 2, …, n laid along <paramref name="dim"/> of a rank-<paramref name="rank"/> tensor, for broadcasting.</summary>
+    public static Tensor Ranks(long n, long dim, long rank, Tensor like)
+    {
+        var shape = Enumerable.Repeat(1L, (int)rank).ToArray();
+        shape[dim] = n;
+        return arange(1, n + 1, dtype: like.dtype, device: like.device).view(shape);
+    }
+}

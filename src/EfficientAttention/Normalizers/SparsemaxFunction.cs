@@ -1,0 +1,48 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.autograd;
+
+namespace EfficientAttention;
+
+/// <summary>Sparsemax as a custom autograd function: sort-based forward, support-projection backward.</summary>
+internal sealed class SparsemaxFunction : SingleTensorFunction<SparsemaxFunction>
+{
+    public override string Name => "Sparsemax";
+
+    /// <summary>
+    /// Sort z descending; the support size is k* = max{k : 1 + k z₍ₖ₎ &gt; Σ_{j≤k} z₍ⱼ₎}; τ = (Σ_{j≤k*} z₍ⱼ₎ − 1) / k*.
+    /// </summary>
+    internal static Tensor Kernel(Tensor scores, long dim)
+    {
+        using var scope = NewDisposeScope();
+        var (z, dead) = Masking.SeparateDeadSlices(scores, dim);        // z: max 0 per slice
+        var sorted = z.sort(dim, descending: true).Values;               // z₍₁₎ ≥ z₍₂₎ ≥ …
+        var cumsum = sorted.cumsum(dim);                                 // Σ_{j≤k} z₍ⱼ₎
+        var k = Masking.Ranks(z.shape[dim], dim, z.dim(), z);            // 1, 2, …, n along dim
+        var inSupport = (1 + k * sorted).gt(cumsum);                     // a prefix of the sorted order
+        var supportSize = inSupport.sum(new[] { dim }, keepdim: true, type: ScalarType.Int64); // ≥ 1: the max is in it
+        var tau = (cumsum.gather(dim, supportSize - 1) - 1) / supportSize.to(z.dtype);
+        return (z - tau).clamp_min(0).masked_fill(dead, 0).MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(AutogradContext ctx, params object[] vars)
+    {
+        var (scores, dim) = ((Tensor)vars[0], (long)vars[1]);
+        var p = Kernel(scores, dim);
+        ctx.save_for_backward([p]);
+        ctx.save_data("dim", dim);
+        return p;
+    }
+
+    /// <summary>J = diag(s) − s sᵀ / |s| with s = 1[p &gt; 0], so Jg = s ⊙ (g − ⟨s, g⟩ / |s|).</summary>
+    public override List<Tensor> backward(AutogradContext ctx, Tensor grad)
+    {
+        var p = ctx.get_saved_variables()[0];
+        var dim = (long)ctx.get_data("dim");
+        using var scope = NewDisposeScope();
+        var support = p.gt(0).to(grad.dtype);                                          // s
+        var size = support.sum(new[] { dim }, keepdim: true).clamp_min(1);             // |s| (a dead slice has none)
+        var mean = (grad * support).sum(new[] { dim }, keepdim: true) / size;          // ⟨s, g⟩ / |s|
+        return [(support * (grad - mean)).MoveToOuterDisposeScope(), null!];
+    }
+}
