@@ -1,0 +1,134 @@
+using CsCheck;
+using EfficientAttention;
+
+namespace EfficientAttention.Tests;
+
+/// <summary>The TorchSharp kernels against the double-precision oracles of <see cref="Reference"/>, over random rows.</summary>
+public class NormalizerOracleTests
+{
+    public static TheoryData<string> Maps => new() { "softmax", "sparsemax", "entmax15", "bisect-1.25", "bisect-1.5", "bisect-2", "bisect-3" };
+
+    internal static Func<Tensor, Tensor> Kernel(string name) => name switch
+    {
+        "softmax" => s => Normalizers.Softmax(s),
+        "sparsemax" => s => Normalizers.Sparsemax(s),
+        "entmax15" => s => Normalizers.Entmax15(s),
+        _ => s => Normalizers.EntmaxBisect(s, double.Parse(name[7..], System.Globalization.CultureInfo.InvariantCulture)),
+    };
+
+    internal static Func<double[], double[]> Oracle(string name) => name switch
+    {
+        "softmax" => Reference.Softmax,
+        "sparsemax" => Reference.Sparsemax,
+        "entmax15" => Reference.Entmax15,
+        _ => z => Reference.Entmax(z, double.Parse(name[7..], System.Globalization.CultureInfo.InvariantCulture)),
+    };
+
+    [Theory, MemberData(nameof(Maps))]
+    public void Float64_kernel_matches_the_reference(string map)
+    {
+        T.Scores.Sample(z =>
+            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z))), 1e-9, map), iter: 300);
+    }
+
+    [Theory, MemberData(nameof(Maps))]
+    public void Float32_kernel_matches_the_reference(string map)
+    {
+        T.Scores.Sample(z =>
+            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z, ScalarType.Float32))), 2e-5, map), iter: 200);
+    }
+
+    [Theory, MemberData(nameof(Maps))]
+    public void Output_lies_on_the_simplex(string map)
+    {
+        T.Scores.Sample(z =>
+        {
+            var p = T.ToArray(Kernel(map)(T.Row(z)));
+            Assert.All(p, x => Assert.True(x >= 0, $"negative probability {x}"));
+            Assert.Equal(1.0, p.Sum(), 1e-9);
+        }, iter: 200);
+    }
+
+    [Theory, MemberData(nameof(Maps))]
+    public void Minus_infinity_scores_get_exactly_zero(string map)
+    {
+        T.Scores.Sample(z =>
+        {
+            var p = T.ToArray(Kernel(map)(T.Row(z)));
+            for (int i = 0; i < z.Length; i++)
+                if (double.IsNegativeInfinity(z[i])) Assert.Equal(0.0, p[i]);
+        }, iter: 100);
+    }
+
+    [Theory]
+    [InlineData("sparsemax")]
+    [InlineData("entmax15")]
+    [InlineData("bisect-1.5")]
+    [InlineData("bisect-2")]
+    public void Support_is_exactly_the_oracles_support(string map)
+    {
+        // Sparse maps give exact zeros: the kernel's zero pattern must be the oracle's (away from ties at τ).
+        T.Scores.Sample(z =>
+        {
+            var expected = Oracle(map)(z);
+            var actual = T.ToArray(Kernel(map)(T.Row(z)));
+            for (int i = 0; i < z.Length; i++)
+                if (expected[i] == 0 || expected[i] > 1e-9) Assert.Equal(expected[i] == 0, actual[i] == 0);
+        }, iter: 300);
+    }
+
+    [Fact]
+    public void Sparsemax_satisfies_its_KKT_conditions()
+    {
+        // p = Π_Δ(z) ⇔ ∃τ: p_i = z_i − τ where p_i > 0, and z_i ≤ τ where p_i = 0; Σp = 1, p ≥ 0.
+        T.Scores.Sample(z =>
+        {
+            var p = T.ToArray(Normalizers.Sparsemax(T.Row(z)));
+            var support = Enumerable.Range(0, z.Length).Where(i => p[i] > 0).ToArray();
+            Assert.NotEmpty(support);
+            double tau = z[support[0]] - p[support[0]];
+            foreach (var i in support) Assert.Equal(tau, z[i] - p[i], 1e-9);
+            for (int i = 0; i < z.Length; i++)
+                if (p[i] == 0) Assert.True(z[i] <= tau + 1e-9, $"z[{i}] = {z[i]} > τ = {tau} outside the support");
+        }, iter: 300);
+    }
+
+    [Fact]
+    public void Entmax_tends_to_softmax_as_alpha_tends_to_one()
+    {
+        var z = T.Randn(3, 5, 17);
+        var softmax = T.ToArray(Normalizers.Softmax(z));
+        var errors = new[] { 1.2, 1.05, 1.01, 1.001 }
+            .Select(alpha => T.MaxAbsDiff(softmax, T.ToArray(Normalizers.EntmaxBisect(z, alpha, iterations: 80)))).ToArray();
+        for (int i = 1; i < errors.Length; i++) Assert.True(errors[i] < errors[i - 1], $"error does not shrink: {string.Join(", ", errors)}");
+        Assert.True(errors[^1] < 1e-3, $"α = 1.001 is {errors[^1]} away from softmax");
+    }
+
+    [Fact]
+    public void Entmax_bisection_at_alpha_two_is_sparsemax_and_at_one_and_a_half_is_entmax15()
+    {
+        var z = T.Randn(4, 6, 33) * 3;
+        T.Close(T.ToArray(Normalizers.Sparsemax(z)), T.ToArray(Normalizers.EntmaxBisect(z, 2.0)), 1e-12, "α = 2");
+        T.Close(T.ToArray(Normalizers.Entmax15(z)), T.ToArray(Normalizers.EntmaxBisect(z, 1.5)), 1e-12, "α = 1.5");
+    }
+
+    [Fact]
+    public void Reference_oracles_agree_with_each_other()
+    {
+        // Three different algorithms for the same maps: closed form on a bisected support vs breakpoint + Newton.
+        T.Scores.Sample(z =>
+        {
+            T.Close(Reference.Sparsemax(z), Reference.Entmax(z, 2.0), 1e-12, "sparsemax");
+            T.Close(Reference.Entmax15(z), Reference.Entmax(z, 1.5), 1e-12, "entmax15");
+        }, iter: 300);
+    }
+
+    [Fact]
+    public void A_hand_checked_example()
+    {
+        // z = (1, 0.5, −1): sparsemax τ = (1 + 0.5 − 1)/2 = 0.25 → (0.75, 0.25, 0).
+        T.Close([0.75, 0.25, 0], T.ToArray(Normalizers.Sparsemax(T.Row([1, 0.5, -1]))), 1e-15, "sparsemax");
+        // 1.5-entmax of (2, 0, 0): a = (1, 0, 0); support {1} gives τ = 0, and (0 − 0)₊² = 0 → one-hot.
+        T.Close([1, 0, 0], T.ToArray(Normalizers.Entmax15(T.Row([2, 0, 0]))), 1e-15, "entmax15");
+    }
+}
