@@ -24,18 +24,22 @@ public class NormalizerOracleTests
         _ => z => Reference.Entmax(z, double.Parse(name[7..], System.Globalization.CultureInfo.InvariantCulture)),
     };
 
+    // For α > 2, p ∝ [·]₊^{1/(α−1)} has infinite slope where an entry leaves the support, so a rounding of 1e-16 in τ
+    // becomes ~1e-8 in p near ties; α ≤ 2 maps are Lipschitz and agree to 1e-9.
+    private static double Float64Tolerance(string map) => map == "bisect-3" ? 1e-6 : 1e-9;
+
     [Theory, MemberData(nameof(Maps))]
     public void Float64_kernel_matches_the_reference(string map)
     {
         T.Scores.Sample(z =>
-            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z))), 1e-9, map), iter: 300);
+            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z))), Float64Tolerance(map), map), iter: 300, threads: 1);
     }
 
     [Theory, MemberData(nameof(Maps))]
     public void Float32_kernel_matches_the_reference(string map)
     {
         T.Scores.Sample(z =>
-            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z, ScalarType.Float32))), 2e-5, map), iter: 200);
+            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z, ScalarType.Float32))), 2e-5, map), iter: 200, threads: 1);
     }
 
     [Theory, MemberData(nameof(Maps))]
@@ -45,8 +49,8 @@ public class NormalizerOracleTests
         {
             var p = T.ToArray(Kernel(map)(T.Row(z)));
             Assert.All(p, x => Assert.True(x >= 0, $"negative probability {x}"));
-            Assert.Equal(1.0, p.Sum(), 1e-9);
-        }, iter: 200);
+            Assert.Equal(1.0, p.Sum(), Float64Tolerance(map));
+        }, iter: 200, threads: 1);
     }
 
     [Theory, MemberData(nameof(Maps))]
@@ -57,7 +61,7 @@ public class NormalizerOracleTests
             var p = T.ToArray(Kernel(map)(T.Row(z)));
             for (int i = 0; i < z.Length; i++)
                 if (double.IsNegativeInfinity(z[i])) Assert.Equal(0.0, p[i]);
-        }, iter: 100);
+        }, iter: 100, threads: 1);
     }
 
     [Theory]
@@ -74,7 +78,7 @@ public class NormalizerOracleTests
             var actual = T.ToArray(Kernel(map)(T.Row(z)));
             for (int i = 0; i < z.Length; i++)
                 if (expected[i] == 0 || expected[i] > 1e-9) Assert.Equal(expected[i] == 0, actual[i] == 0);
-        }, iter: 300);
+        }, iter: 300, threads: 1);
     }
 
     [Fact]
@@ -90,7 +94,7 @@ public class NormalizerOracleTests
             foreach (var i in support) Assert.Equal(tau, z[i] - p[i], 1e-9);
             for (int i = 0; i < z.Length; i++)
                 if (p[i] == 0) Assert.True(z[i] <= tau + 1e-9, $"z[{i}] = {z[i]} > τ = {tau} outside the support");
-        }, iter: 300);
+        }, iter: 300, threads: 1);
     }
 
     [Fact]
@@ -120,7 +124,7 @@ public class NormalizerOracleTests
         {
             T.Close(Reference.Sparsemax(z), Reference.Entmax(z, 2.0), 1e-12, "sparsemax");
             T.Close(Reference.Entmax15(z), Reference.Entmax(z, 1.5), 1e-12, "entmax15");
-        }, iter: 300);
+        }, iter: 300, threads: 1);
     }
 
     [Fact]

@@ -65,8 +65,8 @@ public static class Reference
 
     /// <summary>
     /// τ of α-entmax over a = (α−1) z: with a sorted descending, g(τ) = Σ [a_i − τ]₊^{1/(α−1)} − 1 is decreasing and
-    /// g(a₍₁₎) = −1; find the first k with g(a₍ₖ₊₁₎) ≥ 0, so the support is the top k, then solve g = 0 on
-    /// [a₍ₖ₊₁₎, a₍ₖ₎] by Newton steps, bisecting whenever a step leaves the bracket.
+    /// g(a₍₁₎) = −1; walk the breakpoints to the first k with g(a₍ₖ₊₁₎) ≥ 0, so the support is the top k and
+    /// τ ∈ [max(a₍ₖ₊₁₎, a₍₁₎ − 1), a₍ₖ₎]; on that bracket g is smooth, and bisection finds its root to the last bit.
     /// </summary>
     public static double EntmaxThreshold(double[] z, double alpha)
     {
@@ -75,21 +75,8 @@ public static class Reference
         double beta = 1 / (alpha - 1);
         int k = 1;
         while (k < a.Length && TopSum(a, k, a[k], beta) < 1) k++;
-        double lo = k < a.Length ? a[k] : a[0] - 1, hi = a[k - 1];           // h(lo) ≥ 0 ≥ h(hi)
-        lo = Math.Max(lo, a[0] - 1);
-        double tau = lo;
-        for (int i = 0; i < 200; i++)
-        {
-            double h = TopSum(a, k, tau, beta) - 1;
-            if (h == 0) break;
-            if (h > 0) lo = tau; else hi = tau;
-            double slope = -beta * a.Take(k).Sum(x => Math.Pow(Math.Max(x - tau, 0), beta - 1));
-            double next = slope < 0 ? tau - h / slope : double.NaN;
-            if (!(next > lo && next < hi)) next = (lo + hi) / 2;              // safeguard: bisect
-            if (Math.Abs(next - tau) <= 1e-17 * Math.Max(1, Math.Abs(tau))) { tau = next; break; }
-            tau = next;
-        }
-        return tau;
+        double lo = Math.Max(k < a.Length ? a[k] : double.NegativeInfinity, a[0] - 1), hi = a[k - 1];
+        return Bisect(t => TopSum(a, k, t, beta) - 1, lo, hi);
     }
 
     /// <summary>
