@@ -28,17 +28,32 @@ namespace EfficientAttention.Build
         /// <summary>Sets VER_FLG_WEAK on every need for <paramref name="versionName"/> in <paramref name="elf"/>, in place.</summary>
         public static Result Weaken(byte[] elf, string versionName)
         {
+            var flags = FlagOffsets(elf, versionName);
+            if (flags is null) return Result.NotElf64;
+            if (flags.Count == 0) return Result.VersionNotNeeded;
+            bool changed = false;
+            foreach (var offset in flags)
+                if ((elf[offset] & VerFlagWeak) == 0) { elf[offset] |= VerFlagWeak; changed = true; }
+            return changed ? Result.Weakened : Result.AlreadyWeak;
+        }
+
+        /// <summary>
+        /// File offsets of the <c>vna_flags</c> field (2 bytes, little endian; the weak bit is in the first) of every
+        /// version need named <paramref name="versionName"/>; null when the bytes are not a little-endian ELF64 file.
+        /// </summary>
+        public static System.Collections.Generic.List<long>? FlagOffsets(byte[] elf, string versionName)
+        {
             if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F'
                 || elf[4] != 2 /* ELFCLASS64 */ || elf[5] != 1 /* little endian */)
-                return Result.NotElf64;
+                return null;
 
             int U16(long o) => BitConverter.ToUInt16(elf, checked((int)o));
             long U32(long o) => BitConverter.ToUInt32(elf, checked((int)o));
             long U64(long o) => checked((long)BitConverter.ToUInt64(elf, checked((int)o)));
             string Str(long o) { int e = checked((int)o); while (elf[e] != 0) e++; return Encoding.ASCII.GetString(elf, (int)o, e - (int)o); }
 
+            var offsets = new System.Collections.Generic.List<long>();
             long shoff = U64(0x28); int shentsize = U16(0x3A), shnum = U16(0x3C);
-            bool found = false, changed = false;
             for (int i = 0; i < shnum; i++)
             {
                 long sh = shoff + (long)i * shentsize;                      // Elf64_Shdr
@@ -51,16 +66,13 @@ namespace EfficientAttention.Build
                     for (int j = U16(vn + 2); j > 0; j--)                    // vn_cnt
                     {
                         if (Str(dynstr + U32(vna + 8)) == versionName)       // vna_name
-                        {
-                            found = true;
-                            if ((elf[vna + 4] & VerFlagWeak) == 0) { elf[vna + 4] |= VerFlagWeak; changed = true; } // vna_flags
-                        }
+                            offsets.Add(vna + 4);                            // vna_flags
                         vna += U32(vna + 12);                                // vna_next
                     }
                     vn += U32(vn + 12);                                      // vn_next
                 }
             }
-            return changed ? Result.Weakened : found ? Result.AlreadyWeak : Result.VersionNotNeeded;
+            return offsets;
         }
 
         /// <summary>True when the host's libstdc++ (first of the usual locations that exists) defines <paramref name="versionName"/>.</summary>

@@ -1,0 +1,60 @@
+using System.Text.Json;
+
+namespace EfficientAttention.Tests;
+
+/// <summary>.devcontainer/devcontainer.json parses (as JSON with comments) and asks for what the notebooks need.</summary>
+public class DevcontainerTests
+{
+    private static readonly string RepoRoot = FindRepoRoot();
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Notebooks.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException($"no Notebooks.sln above {AppContext.BaseDirectory}");
+    }
+
+    private static JsonElement Config()
+    {
+        var text = File.ReadAllText(Path.Combine(RepoRoot, ".devcontainer", "devcontainer.json"));
+        return JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip }).RootElement;
+    }
+
+    [Fact]
+    public void Image_is_the_dotnet_10_devcontainer_on_a_new_enough_ubuntu()
+    {
+        var image = Config().GetProperty("image").GetString()!;
+        Assert.StartsWith("mcr.microsoft.com/devcontainers/dotnet:10.0", image);
+        Assert.EndsWith("-noble", image);                    // Ubuntu 24.04: libstdc++ has GLIBCXX_3.4.32 and .33
+    }
+
+    [Fact]
+    public void Has_the_csharp_polyglot_and_jupyter_extensions()
+    {
+        var extensions = Config().GetProperty("customizations").GetProperty("vscode").GetProperty("extensions")
+                                 .EnumerateArray().Select(e => e.GetString()).ToArray();
+        Assert.Contains("ms-dotnettools.csharp", extensions);
+        Assert.Contains("ms-dotnettools.dotnet-interactive-vscode", extensions);
+        Assert.Contains("ms-toolsai.jupyter", extensions);
+    }
+
+    [Fact]
+    public void Asks_for_at_least_8_GB_of_memory()
+    {
+        var memory = Config().GetProperty("hostRequirements").GetProperty("memory").GetString()!;
+        var match = System.Text.RegularExpressions.Regex.Match(memory, @"^(\d+)gb$");
+        Assert.True(match.Success, $"memory = {memory}");
+        Assert.True(int.Parse(match.Groups[1].Value) >= 8, $"memory = {memory}");
+    }
+
+    [Fact]
+    public void Post_create_builds_the_solution_and_fetches_the_datasets()
+    {
+        var command = Config().GetProperty("postCreateCommand").GetString()!;
+        var script = command.Split(' ').Last();
+        var body = File.ReadAllText(Path.Combine(RepoRoot, script));
+        Assert.Contains("dotnet build Notebooks.sln", body);
+        Assert.Contains("datasets/fetch.sh", body);
+        Assert.True(File.Exists(Path.Combine(RepoRoot, "datasets", "fetch.sh")));
+    }
+}
