@@ -4,7 +4,8 @@ namespace EfficientAttention;
 /// Double-precision oracles in plain C# (no TorchSharp), one row at a time, written for reading. Where the TorchSharp
 /// kernel uses an algorithm, the oracle uses a different one, so that agreement means something:
 /// sparsemax and 1.5-entmax locate τ by bisection and then solve for it exactly on the support (the kernels sort);
-/// α-entmax walks the sorted breakpoints and solves on the support by safeguarded Newton (the kernel bisects).
+/// α-entmax walks the sorted breakpoints to find the exact support, then bisects in double to the last bit on that
+/// support alone (the kernel runs a fixed number of bisection steps over the whole row and renormalises).
 /// <c>-inf</c> scores never enter the support; a row of only <c>-inf</c> gives zeros.
 /// </summary>
 public static class Reference
