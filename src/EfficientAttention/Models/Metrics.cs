@@ -1,0 +1,52 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientAttention;
+
+/// <summary>
+/// Evaluation totals over a dataset: mean cross-entropy in nats per target, accuracy, and the derived perplexity
+/// exp(CE) and bits per dimension CE / ln 2 (per character, per pixel, …).
+/// </summary>
+public sealed record Evaluation(double CrossEntropy, double Accuracy, long Targets)
+{
+    public double Perplexity => Math.Exp(CrossEntropy);
+    public double BitsPerDimension => CrossEntropy / Math.Log(2);
+    public override string ToString() => $"CE {CrossEntropy:F4} nats, acc {Accuracy:P2}, ppl {Perplexity:F3}, {BitsPerDimension:F4} bits/dim over {Targets:N0} targets";
+}
+
+public static class Metrics
+{
+    /// <summary>Mean cross-entropy of logits (…, C) against int64 targets (…), skipping <see cref="IDataset.IgnoreIndex"/>.</summary>
+    public static Tensor CrossEntropy(Tensor logits, Tensor targets)
+    {
+        CheckPair(logits, targets);
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[^1]), targets.reshape(-1), ignore_index: IDataset.IgnoreIndex);
+    }
+
+    /// <summary>(sum of cross-entropy in nats, number of correct argmax predictions, number of targets), ignoring <see cref="IDataset.IgnoreIndex"/>.</summary>
+    public static (double LossSum, long Correct, long Count) Totals(Tensor logits, Tensor targets)
+    {
+        CheckPair(logits, targets);
+        using var scope = NewDisposeScope();
+        var flatLogits = logits.reshape(-1, logits.shape[^1]);
+        var flatTargets = targets.reshape(-1);
+        var counted = flatTargets.ne(IDataset.IgnoreIndex);
+        double loss = nn.functional.cross_entropy(flatLogits, flatTargets, ignore_index: IDataset.IgnoreIndex, reduction: nn.Reduction.Sum).to(ScalarType.Float64).item<double>();
+        long correct = flatLogits.argmax(-1).eq(flatTargets).logical_and(counted).sum().item<long>();
+        return (loss, correct, counted.sum().item<long>());
+    }
+
+    /// <summary>Accuracy of argmax predictions over the counted targets.</summary>
+    public static double Accuracy(Tensor logits, Tensor targets)
+    {
+        var (_, correct, count) = Totals(logits, targets);
+        return count == 0 ? double.NaN : (double)correct / count;
+    }
+
+    private static void CheckPair(Tensor logits, Tensor targets)
+    {
+        if (targets.dtype != ScalarType.Int64) throw new ArgumentException($"targets has dtype {targets.dtype}; expected Int64.", nameof(targets));
+        if (logits.dim() != targets.dim() + 1 || !logits.shape[..^1].SequenceEqual(targets.shape))
+            throw new ArgumentException($"logits has shape {Guard.Shape(logits)} and targets {Guard.Shape(targets)}; expected logits = targets' shape + (classes).", nameof(logits));
+    }
+}
