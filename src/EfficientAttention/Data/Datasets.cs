@@ -27,8 +27,9 @@ public sealed class TensorDataset : IDataset
             throw new ArgumentException($"inputs has shape {Guard.Shape(inputs)} and targets {Guard.Shape(targets)}; expected the same size on axis 0 (examples).", nameof(targets));
         if (targets.dtype != ScalarType.Int64)
             throw new ArgumentException($"targets has dtype {targets.dtype}; expected Int64 class ids.", nameof(targets));
-        Inputs = inputs.detach();
-        Targets = targets.detach();
+        // A dataset lives as long as it is referenced: its tensors leave any dispose scope they were made in.
+        Inputs = inputs.detach().DetachFromDisposeScope();
+        Targets = targets.detach().DetachFromDisposeScope();
     }
 
     public Tensor Inputs { get; }

@@ -53,10 +53,12 @@ public static class FashionMnist
 
     /// <summary>The first candidate directory holding all four files.</summary>
     /// <exception cref="FileNotFoundException">None has them; the message lists where it looked and the three ways to get them.</exception>
-    public static string Locate(string? directory = null)
+    public static string Locate(string? directory = null) => Locate(Candidates(directory));
+
+    internal static string Locate(IReadOnlyList<(string Where, string? Directory)> candidates)
     {
         var tried = new List<string>();
-        foreach (var (where, dir) in Candidates(directory))
+        foreach (var (where, dir) in candidates)
         {
             if (string.IsNullOrEmpty(dir)) { tried.Add($"  {where}: not set"); continue; }
             var missing = ContentSha256.Keys.Where(f => !File.Exists(Path.Combine(dir, f))).ToList();

@@ -1,0 +1,112 @@
+using EfficientAttention;
+
+namespace EfficientAttention.Tests;
+
+public class ModelTests
+{
+    private static TransformerConfig Small(Func<int, IAttention>? attention = null) =>
+        new(Layers: 2, Heads: 2, ModelDim: 16, MlpDim: 32, Dropout: 0, MaxLength: 64) { Attention = attention };
+
+    private static Tensor Tokens(long seed, long batch, long length, int vocabulary) =>
+        randint(0, vocabulary, new long[] { batch, length }, generator: new Generator((ulong)seed));
+
+    [Fact]
+    public void Language_model_gives_logits_per_position_and_ties_its_output_to_the_embedding()
+    {
+        manual_seed(1);
+        var lm = new CausalLanguageModel(Small(), vocabularySize: 11);
+        Assert.Equal(new long[] { 3, 9, 11 }, lm.call(Tokens(1, 3, 9, 11)).shape);
+        // Tied: the only (V, D) matrix is the embedding; the output projection reuses it.
+        Assert.Equal("embedding.weight", Assert.Single(lm.named_parameters(), p => p.parameter.shape.SequenceEqual(new long[] { 11, 16 })).name);
+    }
+
+    [Fact]
+    public void Language_model_is_causal()
+    {
+        manual_seed(2);
+        var lm = new CausalLanguageModel(Small(l => new ScaledDotProductAttention(Normalizer.Entmax15)), 11);
+        var tokens = Tokens(2, 2, 12, 11);
+        var changed = tokens.clone();
+        changed[.., 8..] = (changed[.., 8..] + 1) % 11;                               // change positions ≥ 8
+        var (a, b) = (lm.call(tokens), lm.call(changed));
+        T.Close(T.ToArray(a[.., ..8]), T.ToArray(b[.., ..8]), 1e-6, "logits before position 8");
+        Assert.True(T.MaxAbsDiff(T.ToArray(a[.., 8..]), T.ToArray(b[.., 8..])) > 1e-4, "later logits must change");
+    }
+
+    [Theory]
+    [InlineData(Pooling.Mean)]
+    [InlineData(Pooling.Cls)]
+    public void Encoder_ignores_padding(Pooling pooling)
+    {
+        manual_seed(3);
+        var encoder = new EncoderClassifier(Small(), vocabularySize: 16, classes: 10, pooling, padToken: 0);
+        var tokens = Tokens(3, 2, 10, 15) + 1;                                        // no padding: ids 1…15
+        var padded = cat([tokens, zeros(2, 6, ScalarType.Int64)], 1);                 // + 6 PAD tokens
+        T.Close(T.ToArray(encoder.call(tokens)), T.ToArray(encoder.call(padded)), 1e-5, "padding changed the logits");
+        Assert.Equal(new long[] { 2, 10 }, encoder.call(padded).shape);
+    }
+
+    [Fact]
+    public void Vision_transformer_makes_49_patch_tokens_of_28x28_images()
+    {
+        manual_seed(4);
+        var vit = new VisionTransformer(Small(), imageSize: 28, patchSize: 4, channels: 1, classes: 10);
+        Assert.Equal(49, vit.PatchCount);
+        var (logits, probabilities) = vit.ForwardWithProbabilities(rand(3, 1, 28, 28));
+        Assert.Equal(new long[] { 3, 10 }, logits.shape);
+        Assert.Equal(2, probabilities.Count);
+        Assert.All(probabilities, p => Assert.Equal(new long[] { 3, 2, 50, 50 }, p!.shape));      // CLS + 49 patches
+    }
+
+    [Fact]
+    public void Each_layer_uses_its_factorys_attention_and_returns_its_probabilities_from_one_pass()
+    {
+        manual_seed(5);
+        var lm = new CausalLanguageModel(Small(l => new ScaledDotProductAttention(l == 0 ? Normalizer.Softmax : Normalizer.Sparsemax)), 11);
+        var tokens = Tokens(5, 2, 12, 11);
+        var (logits, p) = lm.ForwardWithProbabilities(tokens);
+        T.Close(T.ToArray(lm.call(tokens)), T.ToArray(logits), 1e-6, "same logits with and without probabilities");
+        Assert.Equal(2, p.Count);
+        Assert.All(p, layer => Assert.All(T.ToArray(layer!.sum(-1)), s => Assert.Equal(1.0, s, 1e-5)));
+        var lower = tril(ones(12, 12)).to(ScalarType.Bool);
+        long positiveBelowDiagonal(Tensor layer) => layer.gt(0).logical_and(lower).sum().item<long>();
+        Assert.Equal(2 * 2 * 78, positiveBelowDiagonal(p[0]!));                        // softmax: full support on j ≤ i
+        Assert.True(positiveBelowDiagonal(p[1]!) < 2 * 2 * 78, "sparsemax layer should have exact zeros");
+    }
+
+    [Fact]
+    public void Layers_without_probabilities_report_null()
+    {
+        var lm = new CausalLanguageModel(Small(l => l == 0 ? new FusedOnly() : new ScaledDotProductAttention()), 11);
+        var (_, p) = lm.ForwardWithProbabilities(Tokens(6, 1, 5, 11));
+        Assert.Null(p[0]);
+        Assert.NotNull(p[1]);
+    }
+
+    [Fact]
+    public void Parameter_count_and_description()
+    {
+        var lm = new CausalLanguageModel(Small(), 11);
+        // per block: 2 LN (2·2·16) + 4 projections (4·(16·16+16)) + MLP (16·32+32 + 32·16+16); + final LN, embedding, positions
+        long perBlock = 2 * 2 * 16 + 4 * (16 * 16 + 16) + (16 * 32 + 32) + (32 * 16 + 16);
+        Assert.Equal(2 * perBlock + 2 * 16 + 11 * 16 + 64 * 16, ModelInputs.ParameterCount(lm));
+        Assert.Contains("2 layers × 2 heads", ModelInputs.Describe(lm));
+    }
+
+    [Fact]
+    public void Bad_model_inputs_are_named()
+    {
+        var lm = new CausalLanguageModel(Small(), 11);
+        var e = Assert.Throws<ArgumentException>(() => lm.call(full(new long[] { 1, 4 }, 11L)));
+        Assert.Equal("tokens", e.ParamName);
+        Assert.Contains("vocabularySize = 11", e.Message);
+        Assert.Contains("MaxLength = 64", Assert.Throws<ArgumentException>(() => lm.call(zeros(new long[] { 1, 65 }, ScalarType.Int64))).Message);
+        Assert.Contains("Int64", Assert.Throws<ArgumentException>(() => lm.call(zeros(1, 4))).Message);
+        Assert.Equal("ModelDim", Assert.Throws<ArgumentOutOfRangeException>(() => new TransformerStack(Small() with { ModelDim = 15 })).ParamName);
+    }
+
+    private sealed class FusedOnly : IAttention
+    {
+        public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null) => ScaledDotProductAttention.Fused(q, k, v, mask);
+    }
+}
