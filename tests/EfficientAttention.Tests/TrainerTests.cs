@@ -97,8 +97,10 @@ public class TrainerTests
         using var trainer = new Trainer(Lm(task.VocabularySize, task.Length), Quiet(10, batch: 8) with { Progress = ProgressMode.Text, LogEvery = 4, Log = log, Description = "probe" });
         trainer.Fit(task.Data);
         var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(["probe 4/10", "probe 8/10", "probe 10/10"], lines.Select(l => string.Join(' ', l.Split(' ').Take(2))));
-        Assert.All(lines, l => Assert.Contains("tok/s", l));
+        Assert.StartsWith("probe: CausalLanguageModel: 2 layers × 4 heads, D = 64, MLP = 256,", lines[0]);
+        Assert.Contains(" parameters", lines[0]);
+        Assert.Equal(["probe 4/10", "probe 8/10", "probe 10/10"], lines.Skip(1).Select(l => string.Join(' ', l.Split(' ').Take(2))));
+        Assert.All(lines.Skip(1), l => Assert.Contains("tok/s", l));
     }
 
     [Fact]

@@ -99,6 +99,7 @@ public sealed class Trainer : IDisposable
         using var order = Batches.Shuffled(train.Count, Options.BatchSize, Options.Seed).Skip(Step).GetEnumerator();
         TrainingProgress.Run(Options.Description, total, Options.Progress, Options.LogEvery, Options.Log, report =>
         {
+            report(Step, ModelInputs.Describe(model));                                 // parameter count first
             string evalText = "";
             while (Step < total)
             {

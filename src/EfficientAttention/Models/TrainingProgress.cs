@@ -45,10 +45,12 @@ public static class TrainingProgress
                 break;
             case ProgressMode.Text:
                 var writer = log ?? Console.Out;
+                int lastWritten = -1;
                 body((step, status) =>
                 {
-                    if (step % Math.Max(1, logEvery) == 0 || step == total)
-                        writer.WriteLine($"{description} {step}/{total} {status}");
+                    if (lastWritten < 0 || step % Math.Max(1, logEvery) == 0 || step == total)
+                        writer.WriteLine(lastWritten < 0 ? $"{description}: {status}" : $"{description} {step}/{total} {status}");
+                    lastWritten = step;
                 });
                 break;
             default:
