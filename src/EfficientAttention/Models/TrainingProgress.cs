@@ -18,6 +18,12 @@ public enum ProgressMode
 public static class TrainingProgress
 {
     /// <summary>
+    /// Set by hosts that capture Console.Out into a document (the notebook runner): <see cref="ProgressMode.Auto"/>
+    /// then writes text lines there instead of drawing a terminal bar.
+    /// </summary>
+    public static bool CapturedOutput { get; set; }
+
+    /// <summary>
     /// Runs <paramref name="body"/>, handing it a callback (step, status) to report with. The Spectre bar is refreshed
     /// from that callback on the calling thread (no background renderer: TorchSharp work stays single-threaded).
     /// </summary>
@@ -60,5 +66,5 @@ public static class TrainingProgress
     }
 
     private static bool IsInteractiveTerminal() =>
-        !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Capabilities.Ansi;
+        !CapturedOutput && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Capabilities.Ansi;
 }

@@ -1,0 +1,122 @@
+using System.Net;
+using System.Reflection;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Markdig;
+
+namespace NotebookRunner;
+
+/// <summary>
+/// An executed notebook as one self-contained HTML page: markdown through Markdig (math kept as readable TeX in
+/// <c>.math</c> spans), code and outputs in order, and plotly.js (from the Plotly.NET package) inlined once when a
+/// chart is present, so charts work offline.
+/// </summary>
+public static partial class Handout
+{
+    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
+
+    public static void Write(Notebook notebook, string title, string path)
+    {
+        var html = Render(notebook, title);
+        var tmp = path + $".{Guid.NewGuid():N}.tmp";
+        try { File.WriteAllText(tmp, html); File.Move(tmp, path, overwrite: true); }
+        finally { if (File.Exists(tmp)) File.Delete(tmp); }
+    }
+
+    public static string Render(Notebook notebook, string title)
+    {
+        var body = new StringBuilder();
+        foreach (var cell in notebook.CellObjects)
+        {
+            var source = Notebook.Source(cell);
+            var kind = cell["cell_type"]!.GetValue<string>();
+            if (kind == "markdown" || CellKernels.Of(cell, "csharp").Name == "markdown")
+            {
+                var text = source.StartsWith("#!markdown", StringComparison.Ordinal) ? source.Split('\n', 2).ElementAtOrDefault(1) ?? "" : source;
+                body.Append("<section class=\"markdown\">").Append(Markdig.Markdown.ToHtml(text, Markdown)).Append("</section>\n");
+                continue;
+            }
+            if (kind != "code") continue;
+            var count = cell["execution_count"]?.GetValue<int>();
+            body.Append($"<section class=\"code\"><div class=\"prompt\">[{count?.ToString() ?? " "}]</div><pre class=\"source\"><code>{WebUtility.HtmlEncode(source)}</code></pre>\n");
+            foreach (var output in (cell["outputs"] as JsonArray ?? []).OfType<JsonObject>())
+                body.Append("<div class=\"output\">").Append(RenderOutput(output)).Append("</div>\n");
+            body.Append("</section>\n");
+        }
+        var content = CdnScript().Replace(body.ToString(), "");
+        bool charts = content.Contains("Plotly.newPlot", StringComparison.Ordinal);
+        return $$"""
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>{{WebUtility.HtmlEncode(title)}}</title>
+            <style>
+            body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; color: #1b1b1b; }
+            pre { overflow-x: auto; padding: .6rem .8rem; border-radius: 4px; }
+            .source { background: #f5f6f8; border-left: 3px solid #5b7fbf; }
+            .prompt { color: #888; font: .8rem monospace; }
+            .output { margin: .3rem 0 1rem 0; overflow-x: auto; }
+            .output pre { background: #fff; border: 1px solid #e4e4e4; }
+            .error pre, pre.error { background: #fff3f3; border-color: #e5a5a5; color: #8b0000; }
+            .math { font-family: "Latin Modern Math", "STIX Two Math", "Cambria Math", serif; color: #203060; }
+            table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: .2rem .5rem; }
+            img { max-width: 100%; }
+            </style>
+            {{(charts ? "<script>" + PlotlyJs() + "</script>" : "")}}
+            </head>
+            <body>
+            <main>
+            {{content}}
+            </main>
+            </body>
+            </html>
+            """;
+    }
+
+    private static string RenderOutput(JsonObject output)
+    {
+        switch (output["output_type"]?.GetValue<string>())
+        {
+            case "stream":
+                return $"<pre class=\"stream\">{WebUtility.HtmlEncode(Text(output["text"]))}</pre>";
+            case "error":
+                return $"<pre class=\"error\">{WebUtility.HtmlEncode(output["ename"] + ": " + output["evalue"] + "\n" + string.Join("\n", (output["traceback"] as JsonArray ?? []).Select(t => t?.GetValue<string>())))}</pre>";
+            case "display_data" or "execute_result":
+                var data = output["data"] as JsonObject ?? [];
+                if (data["text/html"] is { } html) return Text(html);
+                if (data["image/png"] is { } png) return $"<img alt=\"figure\" src=\"data:image/png;base64,{Text(png).Trim()}\">";
+                if (data["image/svg+xml"] is { } svg) return Text(svg);
+                if (data["text/markdown"] is { } md) return Markdig.Markdown.ToHtml(Text(md), Markdown);
+                if (data["text/latex"] is { } tex) return $"<div class=\"math\">{WebUtility.HtmlEncode(Text(tex))}</div>";
+                if (data["text/plain"] is { } plain) return $"<pre>{WebUtility.HtmlEncode(Text(plain))}</pre>";
+                return "";
+            default:
+                return "";
+        }
+    }
+
+    private static string Text(JsonNode? node) => node switch
+    {
+        JsonArray lines => string.Concat(lines.Select(l => l?.GetValue<string>())),
+        JsonValue v => v.GetValue<string>(),
+        _ => "",
+    };
+
+    [GeneratedRegex(@"<script[^>]*src=""https://cdn\.plot\.ly/[^""]+""[^>]*>\s*</script>")]
+    private static partial Regex CdnScript();
+
+    private static string? plotlyJs;
+
+    /// <summary>plotly.min.js as embedded in the Plotly.NET package (2.28.0 for Plotly.NET 6.0.0).</summary>
+    public static string PlotlyJs()
+    {
+        if (plotlyJs is not null) return plotlyJs;
+        var assembly = typeof(Plotly.NET.GenericChart).Assembly;
+        var resource = assembly.GetManifestResourceNames().Single(n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal));
+        using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
+        return plotlyJs = reader.ReadToEnd().Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
+    }
+}
