@@ -67,7 +67,7 @@ public static class Formatting
             : value is null ? [PlainTextFormatter.MimeType]
             : Formatter.GetPreferredMimeTypesFor(value.GetType()).ToArray();
         var data = new JsonObject();
-        foreach (var type in types.Distinct())
+        foreach (var type in types.Append(PlainTextFormatter.MimeType).Distinct())    // text/plain too, as Jupyter expects
             data[type] = Notebook.Lines(value is null ? "<null>" : value.ToDisplayString(type));
         return data;
     }

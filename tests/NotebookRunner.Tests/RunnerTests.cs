@@ -1,0 +1,215 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using static NotebookRunner.Tests.RunnerHarness;
+
+namespace NotebookRunner.Tests;
+
+public class RunnerTests
+{
+    private static List<JsonObject> Outputs(JsonObject cell) => cell["outputs"]!.AsArray().Select(o => o!.AsObject()).ToList();
+
+    [Fact]
+    public void Samples_written_for_the_real_kernel_reproduce_their_recorded_outputs()
+    {
+        var samples = Path.Combine(RepoRoot, "..", "shared", "notebooks-by-others");
+        var result = Run(samples, "--allow-errors");
+        Assert.True(result.ExitCode == 0, result.Output);
+        static string Normal(string s) => Regex.Replace(Regex.Replace(s, "<style>.*?</style>", "", RegexOptions.Singleline), @"Submission#\d+", "Submission#N").Replace("\r\n", "\n").Trim();
+        int compared = 0;
+        foreach (var file in Directory.GetFiles(samples, "*.ipynb"))
+        {
+            var recorded = CodeCells(JsonNode.Parse(File.ReadAllText(file))!.AsObject());
+            var ours = CodeCells(result.Executed(Path.GetFileName(file)));
+            Assert.Equal(recorded.Count, ours.Count);
+            for (int i = 0; i < recorded.Count; i++)
+            {
+                var expected = Outputs(recorded[i]);
+                var actual = Outputs(ours[i]);
+                if (expected.Count == 0) continue;                                    // nothing recorded for this cell
+                // VS Code saves a cell's value as display_data; Jupyter (and this runner) use execute_result.
+                static string Kind(JsonObject o) => o["output_type"]!.GetValue<string>() is "execute_result" ? "display_data" : o["output_type"]!.GetValue<string>();
+                Assert.Equal(expected.Select(Kind), actual.Select(Kind));
+                for (int j = 0; j < expected.Count; j++)
+                    foreach (var (mime, value) in expected[j]["data"]!.AsObject())
+                    {
+                        Assert.True(actual[j]["data"]![mime] is not null, $"{Path.GetFileName(file)} cell {i}: no {mime}");
+                        Assert.Equal(Normal(Text(value)), Normal(Text(actual[j]["data"]![mime])));
+                        compared++;
+                    }
+            }
+        }
+        Assert.True(compared >= 11, $"compared only {compared} recorded outputs");
+    }
+
+    [Fact]
+    public void Displays_streams_results_and_updates_come_out_in_order()
+    {
+        var path = Write("display.ipynb",
+            ("code", "var x = \"Hello!\";\ndisplay(x);\nConsole.Write(\"hello\");\nConsole.Write(\" \");\nConsole.WriteLine(\"world\");\nx"),
+            ("code", "var h = display(\"before\");\nh.Update(\"after\");\nnew[] { 1, 2 }.Display();\n1 + 1"),
+            ("code", "var x = 42; // redeclared, as the kernel allows\nx * 2"),
+            ("code", "Console.WriteLine(\"no result\");"));
+        var result = Run(path);
+        Assert.True(result.ExitCode == 0, result.Output);
+        var cells = CodeCells(result.Executed("display.ipynb"));
+        Assert.Equal(["display_data", "stream", "execute_result"], Outputs(cells[0]).Select(o => o["output_type"]!.GetValue<string>()));
+        Assert.Equal("hello world\n", Text(Outputs(cells[0])[1]["text"]));
+        Assert.Equal("Hello!", Text(Outputs(cells[0])[2]["data"]!["text/plain"]));
+        Assert.Equal(1, cells[0]["execution_count"]!.GetValue<int>());
+        Assert.Equal("after", Text(Outputs(cells[1])[0]["data"]!["text/plain"]));      // replaced in place
+        Assert.Contains("[ 1, 2 ]", Text(Outputs(cells[1])[1]["data"]!["text/html"]));
+        Assert.Equal("2", Text(Outputs(cells[1])[2]["data"]!["text/plain"]));
+        Assert.Equal("84", Text(Outputs(cells[2])[0]["data"]!["text/plain"]));
+        Assert.Equal(["stream"], Outputs(cells[3]).Select(o => o["output_type"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void Parameters_and_quick_are_injected_after_the_parameters_cell()
+    {
+        var path = Write("params.ipynb",
+            ("code", "//parameters\nbool Quick = false;\nint Steps = 100;\nstring Name = \"full\";\ndouble Rate = 0.5;"),
+            ("code", "$\"{Quick} {Steps} {Name} {Rate}\""));
+        var result = Run(path, "--quick", "--param", "Steps=7", "--param", "Name=a \"b\"", "--param", "Rate=1e-3");
+        Assert.True(result.ExitCode == 0, result.Output);
+        var cells = CodeCells(result.Executed("params.ipynb"));
+        Assert.Equal("injected-parameters", cells[1]["metadata"]!["tags"]![0]!.GetValue<string>());
+        Assert.Equal("True 7 a \"b\" 0.001", Text(Outputs(cells[2])[0]["data"]!["text/plain"]));
+
+        var bad = Run(path, "--param", "Nope=1");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("parameter Nope is not declared in the parameters cell (it declares: Quick, Steps, Name, Rate)", bad.Output);
+        Assert.Contains("Steps = 'x' is not a valid int", Run(path, "--param", "Steps=x").Output);
+    }
+
+    [Fact]
+    public void A_compile_error_names_notebook_cell_and_line_and_stops_the_notebook()
+    {
+        var path = Write("compile.ipynb", ("markdown", "# t"), ("code", "int a = 1;\nint b = a +;\n"), ("code", "Console.WriteLine(\"never\");"));
+        var original = File.ReadAllText(path);
+        var result = Run(path);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("notebook compile.ipynb, cell 2, line 2: CS1525", result.Output);
+        var cells = CodeCells(result.Executed("compile.ipynb"));
+        Assert.Equal("CompilationError", Outputs(cells[0])[0]["ename"]!.GetValue<string>());
+        Assert.Empty(Outputs(cells[1]));                                              // not run
+        Assert.Equal(original, File.ReadAllText(path));                               // input untouched
+    }
+
+    [Fact]
+    public void With_allow_errors_every_cell_runs_and_exceptions_are_error_outputs()
+    {
+        var path = Write("errors.ipynb",
+            ("code", "var ok = 1;\nthrow new InvalidOperationException(\"boom\");"),
+            ("code", "#!fsharp\nlet x = 1"),
+            ("code", "#!whatever\n1"),
+            ("code", "ok + 1"));
+        var result = Run(path, "--allow-errors");
+        Assert.Equal(1, result.ExitCode);
+        var cells = CodeCells(result.Executed("errors.ipynb"));
+        var error = Outputs(cells[0])[0];
+        Assert.Equal(("System.InvalidOperationException", "boom"), (error["ename"]!.GetValue<string>(), error["evalue"]!.GetValue<string>()));
+        Assert.Contains("cell 1, line 2: boom", Text(error["traceback"]));
+        Assert.Contains("for the 'fsharp' kernel", Outputs(cells[1])[0]["evalue"]!.GetValue<string>());
+        Assert.Contains("unknown magic command #!whatever", Outputs(cells[2])[0]["evalue"]!.GetValue<string>());
+        Assert.Equal("2", Text(Outputs(cells[3])[0]["data"]!["text/plain"]));        // state survived the failures
+    }
+
+    [Fact]
+    public void A_cell_past_its_timeout_fails_clearly()
+    {
+        var path = Write("slow.ipynb", ("code", "System.Threading.Thread.Sleep(20_000);"), ("code", "1"));
+        var result = Run(path, "--timeout", "2", "--allow-errors");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("ran longer than the timeout of 2 s", result.Output);
+        Assert.Empty(Outputs(CodeCells(result.Executed("slow.ipynb"))[1]));          // the kernel is not reused after a timeout
+    }
+
+    [Fact]
+    public void Malformed_json_and_missing_files_are_reported()
+    {
+        var dir = Directory.CreateTempSubdirectory("bad").FullName;
+        var path = Path.Combine(dir, "broken.ipynb");
+        File.WriteAllText(path, "{\"cells\": [ {\"cell_type\": \"code\", ");
+        var result = Run(path);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("broken.ipynb: not valid JSON (line 1", result.Output);
+        Assert.Equal(2, Run(Path.Combine(dir, "missing.ipynb")).ExitCode);
+    }
+
+    [Fact]
+    public void Missing_package_and_missing_dll_fail_with_the_name()
+    {
+        var path = Write("refs.ipynb", ("code", "#r \"nuget: No.Such.Package.For.Notebooks, 9.9.9\""), ("code", "#r \"../nowhere/lib.dll\""));
+        var result = Run(path, "--allow-errors");
+        var cells = CodeCells(result.Executed("refs.ipynb"));
+        Assert.Contains("No.Such.Package.For.Notebooks, 9.9.9\": the restore failed", Outputs(cells[0])[0]["evalue"]!.GetValue<string>());
+        Assert.Contains("#r: ../nowhere/lib.dll", Outputs(cells[1])[0]["evalue"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Packages_are_restored_once_and_the_library_is_referenced_by_relative_path()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(RepoRoot, "notebooks", "obj-test-" + Guid.NewGuid().ToString("N")[..6])).FullName;
+        try
+        {
+            var library = Path.GetRelativePath(dir, Path.Combine(AppContext.BaseDirectory, "EfficientAttention.dll"));
+            var path = WriteIn(dir, "refs.ipynb",
+                ("code", $"#r \"{library}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\nusing EfficientAttention;\nusing static TorchSharp.torch;\nNormalizers.Sparsemax(tensor(new[] {{ 1.0, 0.5, -1.0 }})).data<double>().ToArray()"),
+                ("code", "#r \"nuget: MathNet.Numerics, 5.0.0\"\nMathNet.Numerics.SpecialFunctions.Factorial(4)"));
+            var cache = Directory.CreateTempSubdirectory("nuget-cache").FullName;
+            var env = new Dictionary<string, string> { ["NOTEBOOK_RUNNER_CACHE"] = cache };
+            var result = RunWith(env, path);
+            Assert.True(result.ExitCode == 0, result.Output);
+            var restored = Assert.Single(Directory.GetDirectories(cache));                // MathNet restored; TorchSharp reused
+            Assert.True(File.Exists(Path.Combine(restored, ".complete")));
+            var stamp = File.GetLastWriteTimeUtc(Path.Combine(restored, ".complete"));
+            Assert.Equal(0, RunWith(env, path).ExitCode);
+            Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(restored, ".complete")));   // second run: from the cache
+            var cells = CodeCells(result.Executed("refs.ipynb"));
+            Assert.Contains("0.75, 0.25, 0", Text(Outputs(cells[0])[0]["data"]!["text/html"]));
+            Assert.Equal("24", Text(Outputs(cells[1])[0]["data"]!["text/plain"]));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Executed_notebooks_keep_polyglot_metadata_and_the_html_handout_is_self_contained()
+    {
+        var path = Write("meta.ipynb",
+            ("markdown", "# Title\n\nInline $\\sqrt{d}$ math."),
+            ("code", "#r \"nuget: Plotly.NET, 6.0.0\"\n#r \"nuget: Plotly.NET.CSharp, 0.14.0\"\n#r \"nuget: Plotly.NET.Interactive, 5.0.0\"\nPlotly.NET.CSharp.Chart.Line<int, int, string>(x: new[] { 1, 2, 3 }, y: new[] { 3, 1, 2 })"));
+        var result = Run(path, "--html");
+        Assert.True(result.ExitCode == 0, result.Output);
+        var nb = result.Executed("meta.ipynb");
+        Assert.Equal((4, 5), (nb["nbformat"]!.GetValue<int>(), nb["nbformat_minor"]!.GetValue<int>()));
+        Assert.Equal(".net-csharp", nb["metadata"]!["kernelspec"]!["name"]!.GetValue<string>());
+        Assert.Equal(".NET (C#)", nb["metadata"]!["kernelspec"]!["display_name"]!.GetValue<string>());
+        Assert.Equal("csharp", nb["metadata"]!["polyglot_notebook"]!["kernelInfo"]!["defaultKernelName"]!.GetValue<string>());
+        var ids = nb["cells"]!.AsArray().Select(c => c!["id"]!.GetValue<string>()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        var code = CodeCells(nb)[0];
+        Assert.Equal("csharp", code["metadata"]!["dotnet_interactive"]!["language"]!.GetValue<string>());
+        Assert.Equal("csharp", code["metadata"]!["polyglot_notebook"]!["kernelName"]!.GetValue<string>());
+        Assert.Contains("Plotly.newPlot", Text(Outputs(code)[0]["data"]!["text/html"]));
+
+        var html = File.ReadAllText(Path.Combine(result.OutputDirectory, "meta.html"));
+        Assert.Single(Regex.Matches(html, @"plotly\.js v2\.28\.0"));                // the library, inlined once
+        Assert.DoesNotMatch("<script[^>]+src=", html);                               // nothing loaded from elsewhere
+        Assert.Contains("<h1", html);
+        Assert.Contains("class=\"math\"", html);
+        Assert.Contains("Plotly.newPlot", html);
+    }
+
+    [Fact]
+    public void The_new_command_writes_a_notebook_the_runner_accepts()
+    {
+        var dir = Directory.CreateTempSubdirectory("new").FullName;
+        var path = Path.Combine(dir, "fresh.ipynb");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "NotebookRunner.dll"), "new", path }) psi.ArgumentList.Add(a);
+        using (var p = System.Diagnostics.Process.Start(psi)!) { p.WaitForExit(); Assert.Equal(0, p.ExitCode); }
+        var nb = JsonNode.Parse(File.ReadAllText(path))!;
+        Assert.Equal(".net-csharp", nb["metadata"]!["kernelspec"]!["name"]!.GetValue<string>());
+        Assert.Equal("polyglot-notebook", nb["cells"]![1]!["metadata"]!["vscode"]!["languageId"]!.GetValue<string>());
+    }
+}
