@@ -39,7 +39,7 @@ public sealed class ScaledDotProductAttention : IAttentionWithProbabilities
     {
         var (batch, heads, lq, lk) = Check(q, k, v);
         using var scope = NewDisposeScope();
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(q.shape[3]);    // (B, H, Lq, Lk)
+        var scores = (q / Math.Sqrt(q.shape[3])).matmul(k.transpose(-2, -1));  // (B, H, Lq, Lk); scaling q costs L·d, not L²
         if (mask?.ToDense(batch, heads, lq, lk, q.device) is { } allowed)
             scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
         var p = normalizer.Apply(scores);                                      // (B, H, Lq, Lk), rows on the simplex

@@ -28,7 +28,7 @@ internal sealed class Entmax15Function : SingleTensorFunction<Entmax15Function>
         var tau = mean - delta.sqrt();                                   // τₖ
         var supportSize = tau.le(sorted).sum(new[] { dim }, keepdim: true, type: ScalarType.Int64); // NaN compares false
         var tauStar = tau.gather(dim, supportSize - 1);
-        return (a - tauStar).clamp_min(0).square().masked_fill(dead, 0).MoveToOuterDisposeScope();
+        return Masking.ZeroDead((a - tauStar).clamp_min(0).square(), dead).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)

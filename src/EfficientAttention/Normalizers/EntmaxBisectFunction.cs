@@ -21,7 +21,8 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
         var a = shifted * (alpha - 1);                                   // max 0 per slice
         double exponent = 1 / (alpha - 1);
         long n = a.shape[dim];
-        var tauLo = full_like(dead, -1.0, dtype: a.dtype);               // (…, 1, …): f(τ_lo) ≥ 0
+        var shape = a.shape.ToArray(); shape[dim] = 1;
+        var tauLo = full(shape, -1.0, dtype: a.dtype, device: a.device);  // (…, 1, …): f(τ_lo) ≥ 0
         double width = 1 - Math.Pow(1.0 / n, alpha - 1);                 // τ_hi − τ_lo, the same for every slice
         Tensor? p = null;
         for (int i = 0; i < iterations; i++)
@@ -38,7 +39,7 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
             p = pMid.MoveToOuterDisposeScope();
         }
         var total = p!.sum(new[] { dim }, keepdim: true);
-        return (p / total.masked_fill(dead, 1)).masked_fill(dead, 0).MoveToOuterDisposeScope();
+        return Masking.ZeroDead(p / total.masked_fill(total.eq(0), 1), dead).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)

@@ -12,13 +12,17 @@ internal static class Masking
     /// and the caller zeroes their output.
     /// </summary>
     /// <returns>shifted scores (same shape) and the dead-slice mask (size 1 along <paramref name="dim"/>).</returns>
-    public static (Tensor Shifted, Tensor Dead) SeparateDeadSlices(Tensor scores, long dim)
+    public static (Tensor Shifted, Tensor? Dead) SeparateDeadSlices(Tensor scores, long dim)
     {
         var max = scores.amax(new[] { dim }, keepdim: true);            // (…, 1, …)
         var dead = max.eq(double.NegativeInfinity);                      // (…, 1, …)
+        if (!dead.any().item<bool>()) return (scores - max, null);       // the common case: one pass, no masking
         var shifted = scores.masked_fill(dead, 0) - max.masked_fill(dead, 0);
         return (shifted, dead);
     }
+
+    /// <summary>Zeroes the dead slices of <paramref name="p"/> (no-op when there are none).</summary>
+    public static Tensor ZeroDead(Tensor p, Tensor? dead) => dead is null ? p : p.masked_fill(dead, 0);
 
     /// <summary>A tensor 1, 2, …, n laid along <paramref name="dim"/> of a rank-<paramref name="rank"/> tensor, for broadcasting.</summary>
     public static Tensor Ranks(long n, long dim, long rank, Tensor like)

@@ -22,8 +22,9 @@ public static class Normalizers
         Guard.FloatingTensor(scores, nameof(scores));
         dim = Guard.Dim(dim, scores.dim());
         using var scope = NewDisposeScope();
-        var (safe, dead) = Masking.SeparateDeadSlices(scores, dim);      // dead: (…, 1, …) slices that are all -inf
-        return safe.softmax(dim).masked_fill(dead, 0).MoveToOuterDisposeScope();
+        var dead = scores.amax(new[] { dim }, keepdim: true).eq(double.NegativeInfinity);   // (…, 1, …) slices that are all -inf
+        if (!dead.any().item<bool>()) return scores.softmax(dim).MoveToOuterDisposeScope(); // the common case: libtorch's softmax alone
+        return scores.masked_fill(dead, 0).softmax(dim).masked_fill(dead, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -22,7 +22,7 @@ internal sealed class SparsemaxFunction : SingleTensorFunction<SparsemaxFunction
         var inSupport = (1 + k * sorted).gt(cumsum);                     // a prefix of the sorted order
         var supportSize = inSupport.sum(new[] { dim }, keepdim: true, type: ScalarType.Int64); // ≥ 1: the max is in it
         var tau = (cumsum.gather(dim, supportSize - 1) - 1) / supportSize.to(z.dtype);
-        return (z - tau).clamp_min(0).masked_fill(dead, 0).MoveToOuterDisposeScope();
+        return Masking.ZeroDead((z - tau).clamp_min(0), dead).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)

@@ -1,0 +1,71 @@
+using Plotly.NET;
+using Plotly.NET.CSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+using Chart = Plotly.NET.CSharp.Chart;
+
+namespace EfficientAttention;
+
+/// <summary>One line of a line chart.</summary>
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+
+/// <summary>
+/// The few chart shapes the notebooks use, with titled axes, built on Plotly.NET. They return Plotly.NET charts,
+/// which the notebook displays (the runner's formatter, or Plotly.NET.Interactive in the real kernel).
+/// </summary>
+public static class Plots
+{
+    /// <summary>A heatmap of a matrix (row 0 at the top, as attention maps are read), e.g. P for one head.</summary>
+    public static GenericChart Heatmap(double[][] z, string title, string xTitle, string yTitle, IReadOnlyList<string>? x = null, IReadOnlyList<string>? y = null, string colorScale = "Viridis")
+    {
+        int rows = z.Length, cols = rows == 0 ? 0 : z[0].Length;
+        var xs = x ?? Enumerable.Range(0, cols).Select(i => i.ToString()).ToArray();
+        var ys = y ?? Enumerable.Range(0, rows).Select(i => i.ToString()).ToArray();
+        var chart = Chart.Heatmap<double, string, string, string>(zData: z, X: xs.ToArray(), Y: ys.ToArray(),
+            ColorScale: colorScale == "Viridis" ? StyleParam.Colorscale.Viridis : StyleParam.Colorscale.Greys, ReverseYAxis: true);
+        return Titled(chart, title, xTitle, yTitle);
+    }
+
+    /// <summary>A heatmap of a 2-D tensor.</summary>
+    public static GenericChart Heatmap(Tensor matrix, string title, string xTitle, string yTitle, IReadOnlyList<string>? x = null, IReadOnlyList<string>? y = null)
+    {
+        if (matrix.dim() != 2) throw new ArgumentException($"matrix has shape {Guard.Shape(matrix)}; expected rank 2.", nameof(matrix));
+        return Heatmap(Rows(matrix), title, xTitle, yTitle, x, y);
+    }
+
+    /// <summary>Lines (with markers), optionally on log axes.</summary>
+    public static GenericChart Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series, bool logX = false, bool logY = false)
+    {
+        var traces = series.Select(s => Chart.Line<double, double, string>(x: s.X.ToArray(), y: s.Y.ToArray(), Name: s.Name, ShowMarkers: true)).ToArray();
+        var chart = Chart.Combine(traces);
+        chart = chart.WithXAxisStyle<double, double, string>(TitleText: xTitle, AxisType: logX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear)
+                     .WithYAxisStyle<double, double, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear);
+        return WithTitle(chart, title);
+    }
+
+    /// <summary>A bar chart of named values.</summary>
+    public static GenericChart Bars(string title, string xTitle, string yTitle, IReadOnlyList<string> names, IReadOnlyList<double> values)
+        => Titled(Chart.Column<double, string, string>(values: values.ToArray(), Keys: names.ToArray()), title, xTitle, yTitle);
+
+    /// <summary>A histogram of values.</summary>
+    public static GenericChart Histogram(string title, string xTitle, IReadOnlyList<double> values, int bins = 30)
+        => Titled(Chart.Histogram<double, double, string>(X: values.ToArray(), NBinsX: bins), title, xTitle, "count");
+
+    /// <summary>Charts side by side (one row).</summary>
+    public static GenericChart Row(params GenericChart[] charts) =>
+        Chart.Grid(charts, 1, charts.Length).WithSize(Width: 420 * charts.Length, Height: 420);
+
+    /// <summary>A 2-D tensor as rows of doubles.</summary>
+    public static double[][] Rows(Tensor matrix)
+    {
+        var m = matrix.detach().to(ScalarType.Float64).cpu().contiguous();
+        long rows = m.shape[0], cols = m.shape[1];
+        var data = m.data<double>().ToArray();
+        return Enumerable.Range(0, (int)rows).Select(r => data.AsSpan(r * (int)cols, (int)cols).ToArray()).ToArray();
+    }
+
+    private static GenericChart Titled(GenericChart chart, string title, string xTitle, string yTitle) =>
+        WithTitle(chart.WithXAxisStyle<double, double, string>(TitleText: xTitle).WithYAxisStyle<double, double, string>(TitleText: yTitle), title);
+
+    private static GenericChart WithTitle(GenericChart chart, string title) => Plotly.NET.Chart.withTitle(title, null).Invoke(chart);
+}
