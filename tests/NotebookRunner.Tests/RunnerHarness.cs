@@ -15,6 +15,19 @@ internal static class RunnerHarness
         throw new DirectoryNotFoundException("Notebooks.sln not found above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>../shared/notebooks-by-others (beside the checkout, or beside one of its ancestors); null if absent.</summary>
+    public static readonly string? SharedSamples = FindShared();
+
+    private static string? FindShared()
+    {
+        for (var dir = new DirectoryInfo(RepoRoot).Parent; dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "shared", "notebooks-by-others");
+            if (Directory.Exists(candidate)) return candidate;
+        }
+        return null;
+    }
+
     /// <summary>The runner built beside this test assembly (the project reference copies it here).</summary>
     private static string RunnerDll => Path.Combine(AppContext.BaseDirectory, "NotebookRunner.dll");
 
