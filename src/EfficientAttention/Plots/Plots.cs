@@ -51,9 +51,22 @@ public static class Plots
     public static GenericChart Histogram(string title, string xTitle, IReadOnlyList<double> values, int bins = 30)
         => Titled(Chart.Histogram<double, double, string>(X: values.ToArray(), NBinsX: bins), title, xTitle, "count");
 
-    /// <summary>Charts side by side (one row).</summary>
-    public static GenericChart Row(params GenericChart[] charts) =>
-        Chart.Grid(charts, 1, charts.Length).WithSize(Width: 420 * charts.Length, Height: 420);
+    /// <summary>Charts side by side (one row), each keeping its title as a subplot title.</summary>
+    public static GenericChart Row(params GenericChart[] charts)
+    {
+        var titles = charts.Select(TitleOf).ToArray();
+        var grid = Plotly.NET.Chart.Grid<string[], GenericChart[]>(1, charts.Length,
+            Microsoft.FSharp.Core.FSharpOption<string[]>.Some(titles), null, null, null, null, null, null, null, null, null, null, null, null).Invoke(charts);
+        return Plotly.NET.Chart.withTitle("", null).Invoke(grid).WithSize(Width: 420 * charts.Length, Height: 440);
+    }
+
+    private static string TitleOf(GenericChart chart)
+    {
+        var layout = GenericChart.getLayout(chart);
+        var title = layout.TryGetTypedPropertyValue<Title>("title");
+        var text = title is null ? null : title.Value.TryGetTypedPropertyValue<string>("text");
+        return text?.Value ?? "";
+    }
 
     /// <summary>A 2-D tensor as rows of doubles.</summary>
     public static double[][] Rows(Tensor matrix)

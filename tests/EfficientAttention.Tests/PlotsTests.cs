@@ -1,0 +1,35 @@
+using EfficientAttention;
+using Plotly.NET;
+
+namespace EfficientAttention.Tests;
+
+public class PlotsTests
+{
+    [Fact]
+    public void Rows_copies_a_matrix_row_by_row()
+    {
+        var rows = Plots.Rows(arange(6, dtype: ScalarType.Float32).view(2, 3));
+        Assert.Equal([[0.0, 1, 2], [3.0, 4, 5]], rows);
+    }
+
+    [Fact]
+    public void Charts_carry_their_titles_axes_and_data()
+    {
+        var html = GenericChart.toChartHTML(Plots.Heatmap(tensor(new[,] { { 0.25, 0.75 }, { 1.0, 0.0 } }), "P for head 0", "key j", "query i"));
+        Assert.Contains("\"type\":\"heatmap\"", html);
+        Assert.Contains("P for head 0", html);
+        Assert.Contains("key j", html);
+        Assert.Contains("[[0.25,0.75],[1.0,0.0]]", html);
+        var lines = GenericChart.toChartHTML(Plots.Lines("t", "L", "ms", [new Series("naive", [1.0, 2], [3.0, 4])], logX: true));
+        Assert.Contains("\"type\":\"log\"", lines);
+    }
+
+    [Fact]
+    public void A_row_of_charts_keeps_each_title_as_a_subplot_title()
+    {
+        var row = Plots.Row(Plots.Heatmap(new[] { new[] { 1.0 } }, "left title", "x", "y"), Plots.Heatmap(new[] { new[] { 2.0 } }, "right title", "x", "y"));
+        var html = GenericChart.toChartHTML(row);
+        Assert.Contains("left title", html);
+        Assert.Contains("right title", html);
+    }
+}
