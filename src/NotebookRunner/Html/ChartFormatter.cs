@@ -12,8 +12,11 @@ public static partial class ChartFormatter
 {
     public const string CdnUrl = "https://cdn.plot.ly/plotly-2.28.0.min.js";
 
-    public static void Register() =>
+    public static void Register()
+    {
         Formatter.Register<GenericChart>((chart, writer) => writer.Write(Html(chart)), HtmlFormatter.MimeType);
+        Formatter.Register<GenericChart>((_, writer) => writer.Write("[interactive Plotly chart: open the notebook in a viewer that runs scripts, or its HTML handout]"), PlainTextFormatter.MimeType);
+    }
 
     /// <summary>
     /// Plotly.NET's chart HTML, whose final render call is made to wait for plotly.js: immediate where the page already
