@@ -5,7 +5,7 @@ using static TorchSharp.torch.autograd;
 namespace EfficientAttention;
 
 /// <summary>1.5-entmax as a custom autograd function: exact sort-based forward, closed-form backward.</summary>
-internal sealed class Entmax15Function : SingleTensorFunction<Entmax15Function>
+internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
 {
     public override string Name => "Entmax15";
 
@@ -31,20 +31,12 @@ internal sealed class Entmax15Function : SingleTensorFunction<Entmax15Function>
         return Masking.ZeroDead((a - tauStar).clamp_min(0).square(), dead).MoveToOuterDisposeScope();
     }
 
-    public override Tensor forward(AutogradContext ctx, params object[] vars)
-    {
-        var (scores, dim) = ((Tensor)vars[0], (long)vars[1]);
-        var p = Kernel(scores, dim);
-        ctx.save_for_backward([p]);
-        ctx.save_data("dim", dim);
-        return p;
-    }
+    protected override Tensor Map(Tensor scores, long dim) => Kernel(scores, dim);
 
-    public override List<Tensor> backward(AutogradContext ctx, Tensor grad)
+    protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim)
     {
-        var p = ctx.get_saved_variables()[0];
-        var dim = (long)ctx.get_data("dim");
-        return [EntmaxBackward.JacobianVectorProduct(p.sqrt(), grad, dim), null!];   // p^{2−α} = √p
+        using var scope = NewDisposeScope();
+        return EntmaxBackward.JacobianVectorProduct(p.sqrt(), grad, dim).MoveToOuterDisposeScope();   // p^{2−α} = √p
     }
 }
 

@@ -5,7 +5,7 @@ using static TorchSharp.torch.autograd;
 namespace EfficientAttention;
 
 /// <summary>Sparsemax as a custom autograd function: sort-based forward, support-projection backward.</summary>
-internal sealed class SparsemaxFunction : SingleTensorFunction<SparsemaxFunction>
+internal sealed class SparsemaxFunction : SimplexMapFunction<SparsemaxFunction>
 {
     public override string Name => "Sparsemax";
 
@@ -25,24 +25,15 @@ internal sealed class SparsemaxFunction : SingleTensorFunction<SparsemaxFunction
         return Masking.ZeroDead((z - tau).clamp_min(0), dead).MoveToOuterDisposeScope();
     }
 
-    public override Tensor forward(AutogradContext ctx, params object[] vars)
-    {
-        var (scores, dim) = ((Tensor)vars[0], (long)vars[1]);
-        var p = Kernel(scores, dim);
-        ctx.save_for_backward([p]);
-        ctx.save_data("dim", dim);
-        return p;
-    }
+    protected override Tensor Map(Tensor scores, long dim) => Kernel(scores, dim);
 
     /// <summary>J = diag(s) − s sᵀ / |s| with s = 1[p &gt; 0], so Jg = s ⊙ (g − ⟨s, g⟩ / |s|).</summary>
-    public override List<Tensor> backward(AutogradContext ctx, Tensor grad)
+    protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim)
     {
-        var p = ctx.get_saved_variables()[0];
-        var dim = (long)ctx.get_data("dim");
         using var scope = NewDisposeScope();
         var support = p.gt(0).to(grad.dtype);                                          // s
         var size = support.sum(new[] { dim }, keepdim: true).clamp_min(1);             // |s| (a dead slice has none)
         var mean = (grad * support).sum(new[] { dim }, keepdim: true) / size;          // ⟨s, g⟩ / |s|
-        return [(support * (grad - mean)).MoveToOuterDisposeScope(), null!];
+        return (support * (grad - mean)).MoveToOuterDisposeScope();
     }
 }

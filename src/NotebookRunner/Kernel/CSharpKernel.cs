@@ -198,7 +198,7 @@ public sealed partial class CSharpKernel : IDisposable
             .Where(p => IsManaged(p));
     }
 
-    private static bool IsManaged(string path)
+    internal static bool IsManaged(string path)
     {
         try { AssemblyName.GetAssemblyName(path); return true; } catch (BadImageFormatException) { return false; }
     }

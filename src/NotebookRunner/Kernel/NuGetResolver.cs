@@ -92,11 +92,6 @@ public sealed class NuGetResolver(string? cacheRoot = null)
             }
             File.WriteAllText(done, DateTime.UtcNow.ToString("O"));
         }
-        return Directory.EnumerateFiles(output, "*.dll").Where(p => Path.GetFileName(p) != "restore.dll" && IsManaged(p));
-    }
-
-    private static bool IsManaged(string path)
-    {
-        try { AssemblyName.GetAssemblyName(path); return true; } catch (BadImageFormatException) { return false; }
+        return Directory.EnumerateFiles(output, "*.dll").Where(p => Path.GetFileName(p) != "restore.dll" && CSharpKernel.IsManaged(p));
     }
 }
