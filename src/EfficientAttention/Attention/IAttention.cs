@@ -18,3 +18,20 @@ public interface IAttentionWithProbabilities : IAttention
     /// <summary>The output and the probabilities P it applied (rows sum to 1, or are all zero for a fully masked query).</summary>
     (Tensor Output, Tensor Probabilities) ForwardWithProbabilities(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null);
 }
+
+/// <summary>
+/// A whole attention sub-layer (projections included) that a transformer block uses: x (B, L, D) → (B, L, D).
+/// Layers that reuse attention maps receive the previous layer's probabilities; every layer can hand its own on.
+/// <see cref="MultiHeadAttention"/> is the standard one; the Reuse method provides another.
+/// </summary>
+public interface IAttentionModule
+{
+    /// <summary>True when <see cref="Forward"/> needs the previous layer's probabilities.</summary>
+    bool ReusesPrevious { get; }
+
+    /// <summary>
+    /// Output (B, L, D) and, when <paramref name="needProbabilities"/>, this layer's attention probabilities (B, H, L, L)
+    /// to analyse or to hand to the next layer (null if the layer cannot produce them).
+    /// </summary>
+    (Tensor Output, Tensor? Probabilities) Forward(Tensor x, AttentionMask? mask, Tensor? previous, bool needProbabilities);
+}

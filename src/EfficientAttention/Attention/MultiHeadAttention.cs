@@ -9,7 +9,7 @@ namespace EfficientAttention;
 /// Multi-head attention around any <see cref="IAttention"/> core: project x to per-head Q, K, V, let the core attend,
 /// merge the heads and project back. The core decides how attention is computed (full, sparse, reuse, Combiner).
 /// </summary>
-public sealed class MultiHeadAttention : Module<Tensor, Tensor>
+public sealed class MultiHeadAttention : Module<Tensor, Tensor>, IAttentionModule
 {
     private readonly Linear query, key, value, output;
 
@@ -58,6 +58,12 @@ public sealed class MultiHeadAttention : Module<Tensor, Tensor>
         var (heads, p) = withProbabilities.ForwardWithProbabilities(q, k, v, mask);
         return (output.call(MergeHeads(heads)).MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
     }
+
+    public bool ReusesPrevious => false;
+
+    /// <summary>Self-attention as a block's sub-layer; <paramref name="previous"/> is ignored.</summary>
+    public (Tensor Output, Tensor? Probabilities) Forward(Tensor x, AttentionMask? mask, Tensor? previous, bool needProbabilities)
+        => needProbabilities && Core is IAttentionWithProbabilities ? ForwardWithProbabilities(x, mask) : (Forward(x, mask), null);
 
     private (Tensor Q, Tensor K, Tensor V) Project(Tensor x, Tensor memory)
     {

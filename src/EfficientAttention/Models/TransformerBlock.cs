@@ -12,14 +12,15 @@ namespace EfficientAttention;
 public sealed class TransformerBlock : Module<Tensor, Tensor>
 {
     private readonly LayerNorm norm1, norm2;
-    private readonly MultiHeadAttention attention;
+    private readonly nn.Module attention;
     private readonly Linear up, down;
     private readonly Dropout dropout;
 
     public TransformerBlock(TransformerConfig config, int layer) : base(nameof(TransformerBlock))
     {
         norm1 = LayerNorm(config.ModelDim);
-        attention = new MultiHeadAttention(config.ModelDim, config.Heads, config.AttentionFor(layer));
+        var module = config.AttentionModule?.Invoke(layer) ?? new MultiHeadAttention(config.ModelDim, config.Heads, config.AttentionFor(layer));
+        attention = module as nn.Module ?? throw new ArgumentException($"config.AttentionModule returned a {module.GetType().Name} for layer {layer}; expected an nn.Module implementing IAttentionModule.", nameof(config));
         norm2 = LayerNorm(config.ModelDim);
         up = Linear(config.ModelDim, config.MlpDim);
         down = Linear(config.MlpDim, config.ModelDim);
@@ -27,20 +28,19 @@ public sealed class TransformerBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public MultiHeadAttention Attention => attention;
+    /// <summary>The attention sub-layer (a <see cref="MultiHeadAttention"/> unless the config supplies another module).</summary>
+    public IAttentionModule Attention => (IAttentionModule)attention;
 
-    public override Tensor forward(Tensor x) => Forward(x, null, false).Output;
+    public override Tensor forward(Tensor x) => Forward(x, null, null, false).Output;
 
-    /// <summary>x (B, L, D) → (B, L, D), and the layer's attention probabilities (B, H, L, L) when asked and available.</summary>
-    public (Tensor Output, Tensor? Probabilities) Forward(Tensor x, AttentionMask? mask, bool withProbabilities)
+    /// <summary>
+    /// x (B, L, D) → (B, L, D), and the layer's attention probabilities (B, H, L, L) when asked and available;
+    /// <paramref name="previous"/> is the previous layer's probabilities, for layers that reuse them.
+    /// </summary>
+    public (Tensor Output, Tensor? Probabilities) Forward(Tensor x, AttentionMask? mask, Tensor? previous, bool withProbabilities)
     {
         using var scope = NewDisposeScope();
-        Tensor? p = null;
-        Tensor attended;
-        if (withProbabilities && attention.Core is IAttentionWithProbabilities)
-            (attended, p) = attention.ForwardWithProbabilities(norm1.call(x), mask);
-        else
-            attended = attention.Forward(norm1.call(x), mask);                     // (B, L, D)
+        var (attended, p) = Attention.Forward(norm1.call(x), mask, previous, withProbabilities);   // (B, L, D)
         var h = x + dropout.call(attended);
         var y = h + dropout.call(down.call(functional.gelu(up.call(norm2.call(h)))));
         return (y.MoveToOuterDisposeScope(), p?.MoveToOuterDisposeScope());
@@ -75,10 +75,14 @@ public sealed class TransformerStack : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var probabilities = new List<Tensor?>();
-        foreach (var block in blocks)
+        var list = blocks.ToList();
+        Tensor? previous = null;
+        for (int i = 0; i < list.Count; i++)
         {
-            var (next, p) = block.Forward(x, mask, collectProbabilities);
+            bool handOn = i + 1 < list.Count && list[i + 1].Attention.ReusesPrevious;      // the next layer reuses these maps
+            var (next, p) = list[i].Forward(x, mask, previous, collectProbabilities || handOn);
             x = next;
+            previous = p;
             if (collectProbabilities) probabilities.Add(p?.MoveToOuterDisposeScope());
         }
         return (final.call(x).MoveToOuterDisposeScope(), probabilities);

@@ -17,6 +17,12 @@ public sealed record TransformerConfig(int Layers, int Heads, int ModelDim, int 
 
     public IAttention AttentionFor(int layer) => Attention?.Invoke(layer) ?? new ScaledDotProductAttention();
 
+    /// <summary>
+    /// layer → the whole attention sub-layer (an nn.Module implementing <see cref="IAttentionModule"/>), for methods that
+    /// change the projections themselves (Reuse). Null: <see cref="MultiHeadAttention"/> around <see cref="Attention"/>'s core.
+    /// </summary>
+    public Func<int, IAttentionModule>? AttentionModule { get; init; }
+
     public void Validate()
     {
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, $"Layers = {Layers}; expected ≥ 1.");
