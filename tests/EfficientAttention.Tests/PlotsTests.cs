@@ -22,6 +22,8 @@ public class PlotsTests
         Assert.Contains("[[0.25,0.75],[1.0,0.0]]", html);
         var lines = GenericChart.toChartHTML(Plots.Lines("t", "L", "ms", [new Series("naive", [1.0, 2], [3.0, 4])], logX: true));
         Assert.Contains("\"type\":\"log\"", lines);
+        var bars = GenericChart.toChartHTML(Plots.Lines("t", "K", "acc", [new Series("mean ± sd", [0.0, 1], [0.8, 0.7], ErrorY: [0.01, 0.02])]));
+        Assert.Contains("\"error_y\":{\"array\":[0.01,0.02]", bars.Replace(" ", ""));
     }
 
     [Fact]

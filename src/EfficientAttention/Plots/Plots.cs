@@ -7,7 +7,7 @@ using Chart = Plotly.NET.CSharp.Chart;
 namespace EfficientAttention;
 
 /// <summary>One line of a line chart.</summary>
-public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y, IReadOnlyList<double>? ErrorY = null);
 
 /// <summary>
 /// The few chart shapes the notebooks use, with titled axes, built on Plotly.NET. They return Plotly.NET charts,
@@ -33,10 +33,16 @@ public static class Plots
         return Heatmap(Rows(matrix), title, xTitle, yTitle, x, y);
     }
 
-    /// <summary>Lines (with markers), optionally on log axes.</summary>
+    /// <summary>Lines (with markers), optionally on log axes, with symmetric error bars where a series has them.</summary>
     public static GenericChart Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series, bool logX = false, bool logY = false)
     {
-        var traces = series.Select(s => Chart.Line<double, double, string>(x: s.X.ToArray(), y: s.Y.ToArray(), Name: s.Name, ShowMarkers: true)).ToArray();
+        var traces = series.Select(s =>
+        {
+            var line = Chart.Line<double, double, string>(x: s.X.ToArray(), y: s.Y.ToArray(), Name: s.Name, ShowMarkers: true);
+            if (s.ErrorY is null) return line;
+            var errors = Microsoft.FSharp.Core.FSharpOption<IEnumerable<double>>.Some(s.ErrorY.ToArray());
+            return Plotly.NET.Chart.withYErrorStyle<double, double>(null, null, null, errors, null, null, null, null, null, null, null, null, null).Invoke(line);
+        }).ToArray();
         var chart = Chart.Combine(traces);
         chart = chart.WithXAxisStyle<double, double, string>(TitleText: xTitle, AxisType: logX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear)
                      .WithYAxisStyle<double, double, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear);
