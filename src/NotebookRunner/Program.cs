@@ -15,9 +15,10 @@ var quick = new Option<bool>("--quick") { Description = "CI-sized run: sets the 
 var parameters = new Option<string[]>("--param") { Description = "Name=Value overrides for the cell tagged 'parameters'", AllowMultipleArgumentsPerToken = false };
 var html = new Option<bool>("--html") { Description = "also write <notebook-name>.html, a self-contained handout" };
 var allowErrors = new Option<bool>("--allow-errors") { Description = "keep running after a failing cell (errors are recorded as outputs)" };
+var png = new Option<bool>("--png") { Description = "also attach a PNG of each chart (needs Chromium or Chrome on PATH)" };
 var timeout = new Option<int>("--timeout") { Description = "seconds each cell may run", DefaultValueFactory = _ => 1800 };
 
-var run = new Command("run", "Execute notebooks headless") { notebooks, output, quick, parameters, html, allowErrors, timeout };
+var run = new Command("run", "Execute notebooks headless") { notebooks, output, quick, parameters, html, allowErrors, png, timeout };
 run.SetAction(result =>
 {
     var files = new List<string>();
@@ -36,6 +37,11 @@ run.SetAction(result =>
     }
     if (result.GetValue(quick)) values["Quick"] = "true";
     var settings = new RunSettings(Path.GetFullPath(result.GetValue(output)!), values, result.GetValue(html), result.GetValue(allowErrors), TimeSpan.FromSeconds(result.GetValue(timeout)));
+    if (result.GetValue(png))
+    {
+        settings = settings with { PngBrowser = ChartImages.FindBrowser() };
+        if (settings.PngBrowser is null) stderr.WriteLine("warning: --png needs Chromium or Chrome on PATH (e.g. apt-get install chromium); charts stay HTML only");
+    }
     Directory.CreateDirectory(settings.OutputDirectory);
 
     var nuget = new NuGetResolver();
@@ -82,5 +88,20 @@ create.SetAction(result =>
     return 0;
 });
 
-var root = new RootCommand("Headless runner for the efficient-attention notebooks (Polyglot / .NET Interactive C# format)") { run, create };
+var pngTargets = new Argument<string[]>("notebooks") { Description = "executed notebooks to update in place", Arity = ArgumentArity.OneOrMore };
+var attach = new Command("png", "Attach image/png copies of the charts in already-executed notebooks (needs Chromium or Chrome)") { pngTargets };
+attach.SetAction(result =>
+{
+    var browser = ChartImages.FindBrowser();
+    if (browser is null) { stderr.WriteLine("error: png needs Chromium or Chrome on PATH (e.g. apt-get install chromium)"); return 2; }
+    foreach (var path in result.GetValue(pngTargets)!)
+    {
+        var nb = Notebook.Load(path);
+        stdout.WriteLine($"{path}: {ChartImages.Attach(nb, browser)} chart(s) rendered");
+        nb.Save(path);                                                            // temp file + rename
+    }
+    return 0;
+});
+
+var root = new RootCommand("Headless runner for the efficient-attention notebooks (Polyglot / .NET Interactive C# format)") { run, create, attach };
 return root.Parse(args).Invoke();

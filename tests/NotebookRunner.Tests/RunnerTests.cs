@@ -230,3 +230,26 @@ public sealed class SharedSamplesFactAttribute : FactAttribute
         if (SharedSamples is null) Skip = "../shared/notebooks-by-others (the real kernel's sample notebooks) is not beside this checkout";
     }
 }
+
+public class ChartImageTests
+{
+    [Fact]
+    public void Png_attaches_a_static_image_of_each_chart_when_a_browser_exists()
+    {
+        var path = RunnerHarness.Write("png.ipynb",
+            ("code", "#r \"nuget: Plotly.NET, 6.0.0\"\n#r \"nuget: Plotly.NET.CSharp, 0.14.0\"\nPlotly.NET.CSharp.Chart.Line<int, int, string>(x: new[] { 1, 2, 3 }, y: new[] { 3, 1, 2 })"));
+        var result = RunnerHarness.Run(path, "--png");
+        Assert.True(result.ExitCode == 0, result.Output);
+        var data = RunnerHarness.CodeCells(result.Executed("png.ipynb"))[0]["outputs"]![0]!["data"]!;
+        if (ChartImages.FindBrowser() is null)
+        {
+            Assert.Contains("--png needs Chromium or Chrome", result.Output);
+            Assert.Null(data["image/png"]);
+            return;
+        }
+        var png = Convert.FromBase64String(RunnerHarness.Text(data["image/png"]));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        Assert.True(png.Length > 5_000, $"a {png.Length}-byte PNG is too small to be the chart");
+        Assert.NotNull(data["text/html"]);                                              // the interactive version stays
+    }
+}

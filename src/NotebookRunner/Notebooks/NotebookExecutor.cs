@@ -4,7 +4,11 @@ using System.Text.Json.Nodes;
 namespace NotebookRunner;
 
 /// <summary>What <c>run</c> was asked to do.</summary>
-public sealed record RunSettings(string OutputDirectory, IReadOnlyDictionary<string, string> Parameters, bool Html, bool AllowErrors, TimeSpan CellTimeout);
+public sealed record RunSettings(string OutputDirectory, IReadOnlyDictionary<string, string> Parameters, bool Html, bool AllowErrors, TimeSpan CellTimeout)
+{
+    /// <summary>Browser used to attach image/png copies of charts (--png); null: none.</summary>
+    public string? PngBrowser { get; init; }
+}
 
 /// <summary>How one notebook went; <see cref="FirstError"/> reads "notebook X, cell N, line M: message".</summary>
 public sealed record NotebookReport(string Notebook, string OutputPath, int CodeCells, int Executed, int Failed, TimeSpan Elapsed, string? FirstError, string? HtmlPath);
@@ -60,6 +64,8 @@ public static class NotebookExecutor
             progress?.Invoke($"{name}: cell {i + 1}/{cells.Count} {(failure is null ? "ok" : "FAILED")} in {cellClock.Elapsed.TotalSeconds:F1} s");
         }
 
+        if (settings.PngBrowser is { } browser)
+            progress?.Invoke($"{name}: {ChartImages.Attach(notebook, browser)} chart(s) rendered to PNG");
         var output = Path.Combine(settings.OutputDirectory, name);
         notebook.Save(output);
         string? html = null;
