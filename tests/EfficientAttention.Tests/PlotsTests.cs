@@ -34,4 +34,15 @@ public class PlotsTests
         Assert.Contains("left title", html);
         Assert.Contains("right title", html);
     }
+
+    [Fact]
+    public void Heatmaps_in_a_row_share_one_colour_scale_and_one_colour_bar()
+    {
+        var row = Plots.Row(Plots.Heatmap(new[] { new[] { 0.5, 0.6 } }, "a", "x", "y"), Plots.Heatmap(new[] { new[] { 0.9, 1.0 } }, "b", "x", "y"));
+        var html = GenericChart.toChartHTML(row).Replace(" ", "");
+        Assert.Equal(2, html.Split("\"zmin\":0.5").Length - 1);
+        Assert.Equal(2, html.Split("\"zmax\":1.0").Length - 1);
+        Assert.Contains("\"showscale\":false", html);
+        Assert.Contains("\"showscale\":true", html);
+    }
 }

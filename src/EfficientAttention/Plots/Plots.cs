@@ -57,13 +57,46 @@ public static class Plots
     public static GenericChart Histogram(string title, string xTitle, IReadOnlyList<double> values, int bins = 30)
         => Titled(Chart.Histogram<double, double, string>(X: values.ToArray(), NBinsX: bins), title, xTitle, "count");
 
-    /// <summary>Charts side by side (one row), each keeping its title as a subplot title.</summary>
+    /// <summary>
+    /// Charts side by side (one row), each keeping its title as a subplot title. Heatmaps in one row share one colour
+    /// scale (the range of all their values) and one colour bar, so equal colours mean equal values across panels.
+    /// </summary>
     public static GenericChart Row(params GenericChart[] charts)
     {
+        charts = ShareColourScale(charts);
         var titles = charts.Select(TitleOf).ToArray();
         var grid = Plotly.NET.Chart.Grid<string[], GenericChart[]>(1, charts.Length,
             Microsoft.FSharp.Core.FSharpOption<string[]>.Some(titles), null, null, null, null, null, null, null, null, null, null, null, null).Invoke(charts);
         return Plotly.NET.Chart.withTitle("", null).Invoke(grid).WithSize(Width: 420 * charts.Length, Height: 440);
+    }
+
+    private static GenericChart[] ShareColourScale(GenericChart[] charts)
+    {
+        var heatmaps = charts.Select(c => GenericChart.getTraces(c).Where(IsHeatmap).ToArray()).ToArray();
+        if (charts.Length < 2 || heatmaps.Any(h => h.Length == 0)) return charts;
+        var values = heatmaps.SelectMany(h => h).SelectMany(ZValues).ToArray();
+        if (values.Length == 0) return charts;
+        double lo = values.Min(), hi = values.Max();
+        return charts.Select((chart, index) => GenericChart.mapTrace(Microsoft.FSharp.Core.FSharpFunc<Trace, Trace>.FromConverter(trace =>
+        {
+            if (!IsHeatmap(trace)) return trace;
+            trace.SetProperty("zmin", lo);
+            trace.SetProperty("zmax", hi);
+            trace.SetProperty("showscale", index == charts.Length - 1);
+            return trace;
+        }), chart)).ToArray();
+    }
+
+    private static bool IsHeatmap(Trace trace) => trace.type == "heatmap";
+
+    private static IEnumerable<double> ZValues(Trace trace)
+    {
+        var z = trace.TryGetPropertyValue("z");
+        if (z is null || z.Value is not System.Collections.IEnumerable rows) yield break;
+        foreach (var row in rows)
+            if (row is System.Collections.IEnumerable cells)
+                foreach (var cell in cells)
+                    if (cell is IConvertible number) yield return number.ToDouble(System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static string TitleOf(GenericChart chart)
