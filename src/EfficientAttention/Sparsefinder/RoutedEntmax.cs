@@ -1,0 +1,98 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientAttention;
+
+/// <summary>
+/// A graph Ĝ in padded row layout: for each query the indices of its m candidate keys (m = the largest row of Ĝ),
+/// with <see cref="Present"/> false on padding. This is what routed attention computes on: O(L·m), not O(L²).
+/// </summary>
+/// <param name="Indices">long (B, H, Lq, m): candidate key positions (padding repeats a real or zero index)</param>
+/// <param name="Present">bool (B, H, Lq, m): true for a real candidate</param>
+/// <param name="KeyLength">Lk of the graph</param>
+public sealed record RoutedLayout(Tensor Indices, Tensor Present, long KeyLength)
+{
+    /// <summary>m: candidates per query after padding.</summary>
+    public long Width => Indices.shape[3];
+
+    /// <summary>From a dense bool graph (B, H, Lq, Lk); m ≥ 1 even when Ĝ is empty.</summary>
+    public static RoutedLayout FromGraph(Tensor graph)
+    {
+        GraphCounts.CheckGraph(graph, nameof(graph));
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        long width = Math.Max(1, graph.sum(-1).max().item<long>());
+        var indices = graph.to(ScalarType.Byte).topk((int)width, dim: -1, largest: true, sorted: true).indexes;   // real candidates first
+        var present = graph.gather(-1, indices);
+        return new RoutedLayout(indices.MoveToOuterDisposeScope(), present.MoveToOuterDisposeScope(), graph.shape[3]);
+    }
+
+    /// <summary>Back to a dense bool graph (B, H, Lq, Lk).</summary>
+    public Tensor ToGraph()
+    {
+        var shape = Indices.shape;
+        return zeros(new[] { shape[0], shape[1], shape[2], KeyLength }, ScalarType.Bool, Indices.device).scatter_(-1, Indices, Present);
+    }
+}
+
+/// <summary>
+/// Routed 1.5-entmax attention: entmax over each query's predicted keys only. Scores are computed for the m gathered
+/// candidates of each query (chunked over queries to bound memory), never for the full L × L matrix. When Ĝ contains
+/// a query's whole gold support the result equals dense entmax attention exactly (entmax is zero outside its support
+/// and its threshold depends only on the support); otherwise it is a valid distribution over Ĝ. A query with no
+/// predicted key outputs zeros (as a fully masked query does). Autograd flows through gather and entmax.
+/// </summary>
+public static class RoutedEntmax
+{
+    /// <summary>Elements (queries × m × head dim) gathered at once; bounds the working memory of one chunk.</summary>
+    public const long ChunkElements = 1L << 23;
+
+    /// <summary>q (B, H, Lq, d), k (B, H, Lk, d), v (B, H, Lk, dᵥ) over <paramref name="layout"/> → (B, H, Lq, dᵥ).</summary>
+    public static Tensor Attend(Tensor q, Tensor k, Tensor v, RoutedLayout layout) => Run(q, k, v, layout, probabilities: false).Output;
+
+    /// <summary>As <see cref="Attend"/>, also returning the probabilities scattered back to (B, H, Lq, Lk) for analysis.</summary>
+    public static (Tensor Output, Tensor Probabilities) AttendWithProbabilities(Tensor q, Tensor k, Tensor v, RoutedLayout layout)
+    {
+        var (output, p) = Run(q, k, v, layout, probabilities: true);
+        return (output, p!);
+    }
+
+    private static (Tensor Output, Tensor? Probabilities) Run(Tensor q, Tensor k, Tensor v, RoutedLayout layout, bool probabilities)
+    {
+        var (batch, heads, lq, lk) = ScaledDotProductAttention.Check(q, k, v);
+        if (layout is null) throw new ArgumentNullException(nameof(layout));
+        long[] expected = [batch, heads, lq];
+        if (layout.Indices.dim() != 4 || !layout.Indices.shape[..3].SequenceEqual(expected) || layout.KeyLength != lk)
+            throw new ArgumentException($"layout.Indices has shape {Guard.Shape(layout.Indices)} over {layout.KeyLength} keys; expected ({batch}, {heads}, {lq}, m) over {lk} keys.", nameof(layout));
+        using var scope = NewDisposeScope();
+        long m = layout.Width, d = q.shape[3], dv = v.shape[3];
+        long chunk = Math.Max(1, ChunkElements / (batch * heads * m * Math.Max(d, dv)));
+        var indices = layout.Indices.to(q.device);
+        var present = layout.Present.to(q.device);
+        var scaled = q / Math.Sqrt(d);
+        var outputs = new List<Tensor>();
+        var weights = new List<Tensor>();
+        for (long start = 0; start < lq; start += chunk)
+        {
+            long end = Math.Min(lq, start + chunk);
+            var idx = indices.narrow(2, start, end - start);                                          // (B, H, c, m)
+            var keys = Gather(k, idx);                                                      // (B, H, c, m, d)
+            var scores = scaled.narrow(2, start, end - start).unsqueeze(-2).matmul(keys.transpose(-2, -1)).squeeze(-2);   // (B, H, c, m)
+            scores = scores.masked_fill(present.narrow(2, start, end - start).logical_not(), double.NegativeInfinity);
+            var p = Normalizers.Entmax15(scores);                                            // zeros for a query with no candidate
+            outputs.Add(p.unsqueeze(-2).matmul(Gather(v, idx)).squeeze(-2));                 // (B, H, c, dᵥ)
+            if (probabilities) weights.Add(p);
+        }
+        var output = cat(outputs, 2).MoveToOuterDisposeScope();
+        if (!probabilities) return (output, null);
+        var dense = zeros(new[] { batch, heads, lq, lk }, q.dtype, q.device).scatter_add(-1, indices, cat(weights, 2));
+        return (output, dense.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>x (B, H, Lk, e) gathered at idx (B, H, c, m) → (B, H, c, m, e).</summary>
+    private static Tensor Gather(Tensor x, Tensor idx)
+    {
+        long b = idx.shape[0], h = idx.shape[1], c = idx.shape[2], m = idx.shape[3], e = x.shape[3];
+        return x.gather(2, idx.reshape(b, h, c * m, 1).expand(b, h, c * m, e)).view(b, h, c, m, e);
+    }
+}

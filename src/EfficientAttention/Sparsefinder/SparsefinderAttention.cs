@@ -1,0 +1,216 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientAttention;
+
+/// <summary>
+/// The attention core of a Sparsefinder experiment, one per layer. Without a <see cref="Predictor"/> it is dense
+/// 1.5-entmax attention (train the model this way). With one, each forward predicts Ĝ from (projected) q and k and runs
+/// <see cref="RoutedEntmax"/> over Ĝ only. With <see cref="Record"/> set it keeps the last q, k and valid pairs
+/// (detached) so the frozen model's attention can be extracted.
+/// </summary>
+public sealed class SparsefinderAttention : IAttentionWithProbabilities
+{
+    /// <summary>Ĝ's predictor; null: dense entmax-1.5 attention.</summary>
+    public IGraphPredictor? Predictor { get; set; }
+
+    /// <summary>Applied to q and k before <see cref="Predictor"/> (Sparsefinder's learned W_Q, W_K); null: raw q, k.</summary>
+    public SparsefinderProjection? Projection { get; set; }
+
+    /// <summary>Keep the last forward's q, k and valid pairs.</summary>
+    public bool Record { get; set; }
+
+    /// <summary>Last recorded queries (B, H, L, d), keys and valid pairs (bool (B, H, L, L)); null until recorded.</summary>
+    public (Tensor Queries, Tensor Keys, Tensor Valid)? Recorded { get; private set; }
+
+    /// <summary>Predicted and valid pair counts summed over routed forwards (Gold and Hits stay 0); reset by assigning Zero.</summary>
+    public GraphCounts RoutedCounts { get; set; } = GraphCounts.Zero;
+
+    public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+    {
+        var (output, p) = Run(q, k, v, mask, needProbabilities: false);
+        p?.Dispose();
+        return output;
+    }
+
+    public (Tensor Output, Tensor Probabilities) ForwardWithProbabilities(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+    {
+        var (output, p) = Run(q, k, v, mask, needProbabilities: true);
+        return (output, p!);
+    }
+
+    private (Tensor Output, Tensor? Probabilities) Run(Tensor q, Tensor k, Tensor v, AttentionMask? mask, bool needProbabilities)
+    {
+        var (batch, heads, lq, lk) = ScaledDotProductAttention.Check(q, k, v);
+        if (Record) Keep(q, k, mask, batch, heads, lq, lk);
+        if (Predictor is null)
+            return ScaledDotProductAttention.Naive(q, k, v, mask, Normalizer.Entmax15);
+        using var scope = NewDisposeScope();
+        RoutedLayout layout;
+        using (no_grad())
+        {
+            var valid = AttentionGraph.Valid(mask, batch, heads, lq, lk, q.device);
+            var (qp, kp) = Projection?.Project(q.detach(), k.detach()) ?? (q.detach(), k.detach());
+            var graph = Predictor.Predict(qp, kp, valid);
+            RoutedCounts += new GraphCounts(valid.sum().item<long>(), graph.sum().item<long>(), 0, 0, 0, 0);
+            layout = RoutedLayout.FromGraph(graph);
+        }
+        if (!needProbabilities) return (RoutedEntmax.Attend(q, k, v, layout).MoveToOuterDisposeScope(), null);
+        var (output, p) = RoutedEntmax.AttendWithProbabilities(q, k, v, layout);
+        return (output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
+    }
+
+    private void Keep(Tensor q, Tensor k, AttentionMask? mask, long batch, long heads, long lq, long lk)
+    {
+        if (Recorded is { } old) { old.Queries.Dispose(); old.Keys.Dispose(); old.Valid.Dispose(); }
+        using var _ = no_grad();
+        Recorded = (q.detach().clone().DetachFromDisposeScope(), k.detach().clone().DetachFromDisposeScope(),
+                    AttentionGraph.Valid(mask, batch, heads, lq, lk, q.device).DetachFromDisposeScope());
+    }
+}
+
+/// <summary>One layer's extracted attention: what the projections train on and the predictors are scored against.</summary>
+/// <param name="Queries">(N, H, L, d)</param>
+/// <param name="Keys">(N, H, L, d)</param>
+/// <param name="Gold">bool (N, H, L, L): entmax's support</param>
+/// <param name="Valid">bool (N, H, L, L): pairs the mask allows</param>
+public sealed record LayerAttention(Tensor Queries, Tensor Keys, Tensor Gold, Tensor Valid)
+{
+    public long Count => Queries.shape[0];
+
+    /// <summary>Sequences [start, end).</summary>
+    public LayerAttention Slice(long start, long end) => new(Queries.narrow(0, start, end - start), Keys.narrow(0, start, end - start), Gold.narrow(0, start, end - start), Valid.narrow(0, start, end - start));
+}
+
+/// <summary>Settings of <see cref="Sparsefinder.TrainProjections"/>; defaults follow the paper.</summary>
+public sealed record ProjectionTrainingOptions
+{
+    public int Rank { get; init; } = 4;
+    public double Margin { get; init; } = 1.0;
+    public double LearningRate { get; init; } = 1e-3;
+    public double ClipNorm { get; init; } = 1.0;
+    public int Epochs { get; init; } = 5;
+    public int BatchSize { get; init; } = 8;
+    public long Seed { get; init; }
+    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    public int LogEvery { get; init; } = 50;
+    public TextWriter? Log { get; init; }
+}
+
+/// <summary>Learned projections per layer and the mean margin loss (over layers) after each step.</summary>
+public sealed record ProjectionTrainingResult(IReadOnlyList<SparsefinderProjection> Projections, IReadOnlyList<double> Losses);
+
+/// <summary>The Sparsefinder pipeline: extract a frozen entmax model's attention, learn projections, score predictors.</summary>
+public static class Sparsefinder
+{
+    /// <summary>
+    /// Runs the frozen model over <paramref name="inputs"/> (N, …) in batches and returns, per layer, q, k, the gold graph
+    /// and the valid pairs. <paramref name="forwardWithProbabilities"/> is the model's ForwardWithProbabilities; the
+    /// model's cores must be <paramref name="cores"/> (dense: no predictor).
+    /// </summary>
+    public static LayerAttention[] Extract(Func<Tensor, (Tensor Logits, IReadOnlyList<Tensor?> Probabilities)> forwardWithProbabilities,
+                                           IReadOnlyList<SparsefinderAttention> cores, Tensor inputs, int batchSize = 16)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batchSize = {batchSize}; expected ≥ 1.");
+        if (cores.Any(c => c.Predictor is not null))
+            throw new InvalidOperationException("Extract needs dense entmax attention: every core's Predictor must be null.");
+        var parts = cores.Select(_ => new List<(Tensor, Tensor, Tensor, Tensor)>()).ToArray();
+        foreach (var core in cores) core.Record = true;
+        try
+        {
+            using var _ = no_grad();
+            for (long start = 0; start < inputs.shape[0]; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var (_, probabilities) = forwardWithProbabilities(inputs.narrow(0, start, Math.Min(inputs.shape[0], start + batchSize) - start));
+                for (int layer = 0; layer < cores.Count; layer++)
+                {
+                    var (q, k, valid) = cores[layer].Recorded ?? throw new InvalidOperationException($"core {layer} recorded nothing; is it the model's layer {layer} core?");
+                    var p = probabilities[layer] ?? throw new InvalidOperationException($"layer {layer} returned no probabilities.");
+                    parts[layer].Add((q.clone().MoveToOuterDisposeScope(), k.clone().MoveToOuterDisposeScope(), AttentionGraph.Gold(p).MoveToOuterDisposeScope(), valid.clone().MoveToOuterDisposeScope()));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var core in cores) core.Record = false;
+        }
+        return parts.Select(list => new LayerAttention(cat(list.Select(t => t.Item1).ToList(), 0), cat(list.Select(t => t.Item2).ToList(), 0),
+                                                       cat(list.Select(t => t.Item3).ToList(), 0), cat(list.Select(t => t.Item4).ToList(), 0))).ToArray();
+    }
+
+    /// <summary>
+    /// Trains one <see cref="SparsefinderProjection"/> per layer with the margin loss: Adam, gradient clipping per layer,
+    /// <see cref="ProjectionTrainingOptions.Epochs"/> seeded passes over the extracted sequences, progress shown.
+    /// </summary>
+    public static ProjectionTrainingResult TrainProjections(IReadOnlyList<LayerAttention> layers, ProjectionTrainingOptions options)
+    {
+        if (layers.Count == 0) throw new ArgumentException("layers is empty; expected one LayerAttention per layer.", nameof(layers));
+        if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, $"options.Epochs = {options.Epochs}; expected ≥ 1.");
+        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, $"options.BatchSize = {options.BatchSize}; expected ≥ 1.");
+        var first = layers[0];
+        var projections = layers.Select((l, i) => new SparsefinderProjection((int)l.Queries.shape[1], (int)l.Queries.shape[3], options.Rank, options.Seed + i, l.Queries.dtype)).ToArray();
+        foreach (var p in projections) p.to(first.Queries.device);
+        var optimizers = projections.Select(p => optim.Adam(p.parameters(), options.LearningRate)).ToArray();
+        int count = (int)first.Count, batch = Math.Min(options.BatchSize, count), perEpoch = count / batch, total = perEpoch * options.Epochs;
+        var losses = new List<double>();
+        using var order = Batches.Shuffled(count, batch, options.Seed).GetEnumerator();
+        TrainingProgress.Run("projections", total, options.Progress, options.LogEvery, options.Log, report =>
+        {
+            report(0, $"{layers.Count} layers × {first.Queries.shape[1]} heads, r = {options.Rank}, {count} sequences, {total} steps");
+            for (int step = 1; step <= total; step++)
+            {
+                order.MoveNext();
+                var index = tensor(order.Current, device: first.Queries.device);
+                double sum = 0;
+                for (int layer = 0; layer < layers.Count; layer++)
+                {
+                    using var scope = NewDisposeScope();
+                    var data = layers[layer];
+                    optimizers[layer].zero_grad();
+                    var (qp, kp) = projections[layer].Project(data.Queries.index_select(0, index), data.Keys.index_select(0, index));
+                    var loss = SparsefinderProjection.MarginLoss(qp, kp, data.Gold.index_select(0, index), data.Valid.index_select(0, index),
+                                                                 options.Margin, options.Seed * 1_000_003 + step);
+                    if (loss.requires_grad)
+                    {
+                        loss.backward();
+                        nn.utils.clip_grad_norm_(projections[layer].parameters(), options.ClipNorm);
+                        optimizers[layer].step();
+                    }
+                    sum += loss.to(ScalarType.Float64).item<double>();
+                }
+                losses.Add(sum / layers.Count);
+                report(step, $"margin loss {losses[^1]:F4}");
+            }
+        });
+        foreach (var o in optimizers) o.Dispose();
+        return new ProjectionTrainingResult(projections, losses);
+    }
+
+    /// <summary>q′, k′ of a layer's sequences under a projection (no gradient); raw q, k when it is null.</summary>
+    public static (Tensor Q, Tensor K) Projected(LayerAttention data, SparsefinderProjection? projection)
+    {
+        if (projection is null) return (data.Queries, data.Keys);
+        using var _ = no_grad();
+        return projection.Project(data.Queries, data.Keys);
+    }
+
+    /// <summary>
+    /// Scores a predictor on a layer: Ĝ from <paramref name="q"/>, <paramref name="k"/> (projected or raw, (N, H, L, r))
+    /// against the layer's gold graph, in batches; counts per head.
+    /// </summary>
+    public static GraphCounts[] Score(IGraphPredictor predictor, Tensor q, Tensor k, LayerAttention data, int batchSize = 16)
+    {
+        GraphCounts[]? total = null;
+        for (long start = 0; start < data.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            long end = Math.Min(data.Count, start + batchSize);
+            var part = data.Slice(start, end);
+            var predicted = predictor.Predict(q.narrow(0, start, end - start), k.narrow(0, start, end - start), part.Valid);
+            var counts = GraphCounts.PerHead(predicted, part.Gold, part.Valid);
+            total = total is null ? counts : total.Zip(counts, (a, b) => a + b).ToArray();
+        }
+        return total ?? throw new ArgumentException("data holds no sequences.", nameof(data));
+    }
+}
