@@ -273,4 +273,19 @@ public class SparsefinderTests
         Assert.Contains("even", Assert.Throws<ArgumentOutOfRangeException>(() => new LshPredictor(3)).Message);
         Assert.Contains("expected (1, 1, 4, 4)", Assert.Throws<ArgumentException>(() => new DistancePredictor(1).Predict(q, q, ones(1, 1, 4, 3, ScalarType.Bool))).Message);
     }
+
+    [Fact]
+    public void Distance_thresholds_cut_the_requested_share_of_pairs_and_timing_graphs_keep_what_they_say()
+    {
+        var data = new LayerAttention(T.Randn(81, 4, 2, 30, 3), T.Randn(82, 4, 2, 30, 3), zeros(4, 2, 30, 30, ScalarType.Bool), Causal(4, 2, 30));
+        var thresholds = Sparsefinder.DistanceThresholds(data, null, [0.1, 0.5]);
+        var counts = Sparsefinder.Score(new DistancePredictor(thresholds[1]), data.Queries, data.Keys, data).Aggregate((a, b) => a + b);
+        Assert.InRange(1 - counts.Sparsity, 0.49, 0.51);
+        Assert.True(thresholds[0] < thresholds[1]);
+
+        var graph = Sparsefinder.RandomCausalGraph(40, 2, 0.8, seed: 3);
+        var rows = graph.sum(-1).flatten().data<long>().ToArray();
+        for (int i = 0; i < 40; i++) Assert.Equal(Math.Min(i + 1, 4), rows[i]);                 // ⌈0.2 · 40 / 2⌉ = 4 keys per query
+        Assert.False(graph.logical_and(Causal(1, 2, 40).logical_not()).any().item<bool>());
+    }
 }

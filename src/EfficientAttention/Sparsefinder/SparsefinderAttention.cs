@@ -196,6 +196,56 @@ public static class Sparsefinder
     }
 
     /// <summary>
+    /// Scores one method on every layer: <paramref name="predictorFor"/>(layer) builds Ĝ from that layer's q, k, projected
+    /// by <paramref name="projections"/>[layer] when given. Counts per layer and head.
+    /// </summary>
+    public static GraphCounts[][] ScoreLayers(IReadOnlyList<LayerAttention> layers, Func<int, IGraphPredictor> predictorFor,
+                                              IReadOnlyList<SparsefinderProjection>? projections = null, int batchSize = 16)
+    {
+        var result = new GraphCounts[layers.Count][];
+        for (int layer = 0; layer < layers.Count; layer++)
+        {
+            using var scope = NewDisposeScope();
+            var (q, k) = Projected(layers[layer], projections?[layer]);
+            result[layer] = Score(predictorFor(layer), q, k, layers[layer], batchSize);
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Distance thresholds t such that a share <paramref name="pairFractions"/>[i] of the layer's valid pairs have
+    /// ‖q′ − k′‖ &lt; t (quantiles over at most 2²⁰ sampled pairs): a scale-free sweep for the distance predictor.
+    /// </summary>
+    public static double[] DistanceThresholds(LayerAttention data, SparsefinderProjection? projection, IReadOnlyList<double> pairFractions, long seed = 0)
+    {
+        if (pairFractions.Any(f => !(f > 0 && f < 1)))
+            throw new ArgumentOutOfRangeException(nameof(pairFractions), $"pairFractions = [{string.Join(", ", pairFractions)}]; expected values in (0, 1).");
+        using var scope = NewDisposeScope();
+        var (q, k) = Projected(data, projection);
+        var distances = GraphPredictors.SquaredDistances(q, k).masked_select(data.Valid).sqrt().to(ScalarType.Float64);
+        if (distances.numel() > 1 << 20)
+            distances = distances.index_select(0, randperm(distances.numel(), generator: new Generator((ulong)seed, device("cpu")))[..(1 << 20)].to(distances.device));
+        return distances.quantile(tensor(pairFractions.ToArray(), ScalarType.Float64, distances.device)).cpu().data<double>().ToArray();
+    }
+
+    /// <summary>
+    /// A causal graph (1, H, L, L) for timing routed attention: each query keeps a seeded random ⌈(1 − s)·L/2⌉ of its
+    /// valid keys (all of them when it has fewer), so the share of causal pairs kept is about 1 − s.
+    /// </summary>
+    public static Tensor RandomCausalGraph(long length, int heads, double sparsity, long seed = 0, Device? on = null)
+    {
+        if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, $"length = {length}; expected ≥ 1.");
+        if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, $"sparsity = {sparsity}; expected 0 ≤ s < 1.");
+        using var scope = NewDisposeScope();
+        int keep = (int)Math.Min(length, Math.Ceiling((1 - sparsity) * length / 2));
+        var valid = AttentionGraph.Valid(AttentionMask.CausalOnly, 1, heads, length, length, on ?? CPU);
+        var noise = rand(new[] { 1L, heads, length, length }, generator: new Generator((ulong)seed, device("cpu"))).to(valid.device).masked_fill(valid.logical_not(), -1);
+        var chosen = noise.topk(keep, dim: -1).indexes;
+        var graph = zeros_like(valid).scatter_(-1, chosen, ones_like(chosen, ScalarType.Bool)).logical_and(valid);
+        return graph.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// Scores a predictor on a layer: Ĝ from <paramref name="q"/>, <paramref name="k"/> (projected or raw, (N, H, L, r))
     /// against the layer's gold graph, in batches; counts per head.
     /// </summary>
