@@ -1,0 +1,194 @@
+using EfficientAttention;
+
+namespace EfficientAttention.Tests;
+
+public class CombinerTests
+{
+    private static readonly CombinerPartition[] Partitions = Enum.GetValues<CombinerPartition>();
+
+    public static IEnumerable<object[]> Cases() =>
+        from p in Partitions from causal in new[] { true, false } select new object[] { p, causal };
+
+    /// <summary>Lengths and block sizes every partition accepts in both modes (L/s a power of two for Logsparse).</summary>
+    private static (int L, int S) Shape(CombinerPartition p) => p == CombinerPartition.Logsparse ? (16, 2) : (12, 3);
+
+    private static Tensor AttentionMatrix(CombinerPartition p, bool causal, int l, int s, long seed)
+    {
+        var q = T.Randn(seed, 1, 1, l, l).mul(1.5);
+        var k = T.Randn(seed + 1, 1, 1, l, l);
+        var identity = eye(l, dtype: ScalarType.Float64).view(1, 1, l, l);
+        return Combiner.Attend(q, k, identity, new CombinerOptions(p, s, causal))[0, 0];     // V = I: the output is A
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Vectorised_path_equals_the_per_query_loop_of_eq_7(CombinerPartition p, bool causal)
+    {
+        var (l, s) = Shape(p);
+        var q = T.Randn(1, 2, 2, l, 4).mul(1.5);
+        var k = T.Randn(2, 2, 2, l, 4);
+        var v = T.Randn(3, 2, 2, l, 3);
+        var options = new CombinerOptions(p, s, causal);
+        var output = Combiner.Attend(q, k, v, options);
+        for (long b = 0; b < 2; b++)
+            for (long h = 0; h < 2; h++)
+            {
+                var (expected, _) = CombinerReference.Attend(T.Slice(q, b, h), T.Slice(k, b, h), T.Slice(v, b, h), options);
+                T.Close(T.Flat(expected), T.ToArray(output[b, h]), 1e-10, $"{p} causal={causal} b={b} h={h}");
+            }
+        var single = Combiner.Attend(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), options);
+        Assert.Equal(ScalarType.Float32, single.dtype);
+        T.Close(T.ToArray(output), T.ToArray(single), 1e-4, "float32 vs float64");
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void With_V_identity_every_row_sums_to_one_and_every_allowed_key_has_positive_weight(CombinerPartition p, bool causal)
+    {
+        var (l, s) = Shape(p);
+        var a = AttentionMatrix(p, causal, l, s, 11);
+        var allowed = causal ? ones(l, l, ScalarType.Bool).tril() : ones(l, l, ScalarType.Bool);
+        T.Close(Enumerable.Repeat(1.0, l).ToArray(), T.ToArray(a.sum(-1)), 1e-12, "row sums");
+        Assert.True(a.masked_select(allowed).gt(0).all().item<bool>(), $"{p}: full support means every allowed pair has weight > 0");
+        Assert.True(a.masked_select(allowed.logical_not()).eq(0).all().item<bool>(), $"{p}: nothing outside the allowed pairs");
+        var (_, reference) = CombinerReference.Attend(T.Slice(T.Randn(11, 1, 1, l, l).mul(1.5), 0, 0), T.Slice(T.Randn(12, 1, 1, l, l), 0, 0), new double[l, 1], new CombinerOptions(p, s, causal));
+        T.Close(T.Flat(reference), T.ToArray(a), 1e-10, "A from V = I vs the reference's matrix");
+    }
+
+    [Theory]
+    [InlineData(CombinerPartition.Fixed)]
+    [InlineData(CombinerPartition.Logsparse)]
+    [InlineData(CombinerPartition.Axial)]
+    public void The_plain_sparse_masks_do_not_have_full_support(CombinerPartition p)
+    {
+        var mask = SparsePatternAttention.Mask(p, 16, 4, causal: true);
+        Assert.True(mask.sum().item<long>() < 16 * 17 / 2, $"{p} mask drops pairs");
+        Assert.True(mask.diagonal().all().item<bool>(), "every query sees itself");
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Causal_outputs_never_depend_on_later_positions(CombinerPartition p, bool causal)
+    {
+        if (!causal) return;
+        var (l, s) = Shape(p);
+        var q = T.Randn(21, 1, 2, l, 4); var k = T.Randn(22, 1, 2, l, 4); var v = T.Randn(23, 1, 2, l, 3);
+        var options = new CombinerOptions(p, s);
+        var before = Combiner.Attend(q, k, v, options);
+        for (int i = 0; i < l - 1; i++)
+        {
+            var (q2, k2, v2) = (q.clone(), k.clone(), v.clone());
+            foreach (var x in new[] { q2, k2, v2 }) x[.., .., (i + 1)..] = randn_like(x[.., .., (i + 1)..]) * 5;
+            var after = Combiner.Attend(q2, k2, v2, options);
+            T.Close(T.ToArray(before[.., .., ..(i + 1)]), T.ToArray(after[.., .., ..(i + 1)]), 1e-12, $"{p}: outputs ≤ {i} changed");
+        }
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void One_block_over_the_whole_sequence_is_full_softmax_attention(CombinerPartition p, bool causal)
+    {
+        var q = T.Randn(31, 2, 2, 8, 4); var k = T.Randn(32, 2, 2, 8, 4); var v = T.Randn(33, 2, 2, 8, 5);
+        var full = ScaledDotProductAttention.Naive(q, k, v, causal ? AttentionMask.CausalOnly : null, Normalizer.Softmax).Output;
+        T.Close(T.ToArray(full), T.ToArray(Combiner.Attend(q, k, v, new CombinerOptions(p, 8, causal))), 1e-12, $"{p} with s = L");
+    }
+
+    [Fact]
+    public void Blocks_of_one_reduce_fixed_to_attention_over_single_key_summaries()
+    {
+        // s = 1: every region is one key, its max-pooled key is that key and its weight is 1: full softmax again
+        var q = T.Randn(41, 1, 2, 7, 4); var k = T.Randn(42, 1, 2, 7, 4); var v = T.Randn(43, 1, 2, 7, 3);
+        foreach (var causal in new[] { true, false })
+        {
+            var full = ScaledDotProductAttention.Naive(q, k, v, causal ? AttentionMask.CausalOnly : null, Normalizer.Softmax).Output;
+            T.Close(T.ToArray(full), T.ToArray(Combiner.Attend(q, k, v, new CombinerOptions(CombinerPartition.Fixed, 1, causal))), 1e-12, $"causal={causal}");
+        }
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Within_a_region_the_attention_matrix_is_rank_one(CombinerPartition p, bool causal)
+    {
+        var (l, s) = Shape(p);
+        var a = AttentionMatrix(p, causal, l, s, 51);
+        var rows = T.Slice(a.view(1, 1, l, l), 0, 0);
+        // queries that reach one region through the same summary: group by (region positions, anchor)
+        var groups = new Dictionary<string, List<int>>();
+        for (int i = 0; i < l; i++)
+            foreach (var r in CombinerReference.Partition(i, l, new CombinerOptions(p, s, causal)).Regions)
+            {
+                string key = string.Join(",", r.Positions) + "@" + r.Anchor;
+                if (!groups.TryGetValue(key, out var list)) groups[key] = list = [];
+                list.Add(i);
+            }
+        int checkedBlocks = 0;
+        foreach (var (key, queries) in groups.Where(g => g.Value.Count >= 2 && g.Key.Contains(',')))
+        {
+            var positions = key.Split('@')[0].Split(',').Select(int.Parse).ToArray();
+            var block = tensor(queries.SelectMany(i => positions.Select(j => rows[i, j])).ToArray()).view(queries.Count, positions.Length);
+            var singular = linalg.svdvals(block).data<double>().ToArray();
+            Assert.True(singular.Skip(1).All(x => x <= 1e-12 * singular[0]), $"{p}: region {key} has singular values [{string.Join(", ", singular.Select(x => x.ToString("E2")))}]");
+            checkedBlocks++;
+        }
+        Assert.True(checkedBlocks > 0, "the test must check at least one shared region");
+    }
+
+    [Theory]
+    [InlineData(CombinerPartition.Fixed, 10, 3)]
+    [InlineData(CombinerPartition.Logsparse, 12, 2)]
+    [InlineData(CombinerPartition.Axial, 11, 4)]
+    [InlineData(CombinerPartition.Mixture, 13, 4)]
+    public void Causal_lengths_that_do_not_fit_the_partition_are_padded_behind_the_sequence(CombinerPartition p, int l, int s)
+    {
+        var q = T.Randn(61, 1, 1, l, 4); var k = T.Randn(62, 1, 1, l, 4); var v = T.Randn(63, 1, 1, l, 3);
+        var options = new CombinerOptions(p, s);
+        var output = Combiner.Attend(q, k, v, options);
+        Assert.Equal(new long[] { 1, 1, l, 3 }, output.shape);
+        var (expected, attention) = CombinerReference.Attend(T.Slice(q, 0, 0), T.Slice(k, 0, 0), T.Slice(v, 0, 0), options);
+        T.Close(T.Flat(expected), T.ToArray(output[0, 0]), 1e-10, $"{p} L={l} s={s}");
+        Assert.True(Enumerable.Range(0, l).All(i => Enumerable.Range(0, i + 1).All(j => attention[i, j] > 0)), "full causal support");
+    }
+
+    [Fact]
+    public void Gradients_pass_a_finite_difference_check()
+    {
+        var k = T.Randn(71, 1, 1, 8, 3); var v = T.Randn(72, 1, 1, 8, 2);
+        foreach (var p in Partitions)
+        {
+            var options = new CombinerOptions(p, 2, Causal: p != CombinerPartition.Axial);
+            var check = GradCheck.Check(x => Combiner.Attend(x, k, v, options), T.Randn(73, 1, 1, 8, 3));
+            Assert.True(check.Passed, $"{p} dq: {check}");
+            var checkK = GradCheck.Check(x => Combiner.Attend(T.Randn(73, 1, 1, 8, 3), x, v, options), k);
+            Assert.True(checkK.Passed, $"{p} dk: {checkK}");
+        }
+    }
+
+    [Fact]
+    public void Combiner_cores_drive_the_shared_models_and_check_their_masks()
+    {
+        manual_seed(2);
+        var config = new TransformerConfig(2, 2, 16, 32, MaxLength: 16) { Attention = _ => new CombinerAttention(new CombinerOptions(CombinerPartition.Mixture, 4)) };
+        var lm = new CausalLanguageModel(config, vocabularySize: 9);
+        var tokens = randint(0, 9, new long[] { 2, 16 }, generator: new Generator(1));
+        var logits = lm.call(tokens);
+        var changed = tokens.clone(); changed[.., 10..] = (changed[.., 10..] + 1).remainder(9);
+        T.Close(T.ToArray(logits[.., ..10]), T.ToArray(lm.call(changed)[.., ..10]), 1e-5, "the LM stays causal");
+
+        var core = new CombinerAttention(new CombinerOptions(CombinerPartition.Fixed, 4, Causal: false));
+        var x = randn(1, 1, 8, 4);
+        Assert.Contains("options.Causal", Assert.Throws<ArgumentException>(() => core.Forward(x, x, x, AttentionMask.CausalOnly)).Message);
+        var padding = tensor(new[] { true, true, true, true, true, true, false, false }).view(1, 8);
+        Assert.Throws<NotSupportedException>(() => core.Forward(x, x, x, new AttentionMask { KeyPadding = padding }));
+        Assert.Equal(x.shape, core.Forward(x, x, x, new AttentionMask { KeyPadding = ones(1, 8, ScalarType.Bool) }).shape);
+
+        var masked = new SparsePatternAttention(CombinerPartition.Axial, 4);
+        var (_, probabilities) = masked.ForwardWithProbabilities(x, x, x, AttentionMask.CausalOnly);
+        Assert.True(probabilities[0, 0].gt(0).eq(SparsePatternAttention.Mask(CombinerPartition.Axial, 8, 4, true)).all().item<bool>());
+    }
+
+    [Fact]
+    public void Bad_block_sizes_are_named()
+    {
+        var x = randn(1, 1, 12, 4);
+        Assert.Contains("BlockSize = 0", Assert.Throws<ArgumentOutOfRangeException>(() => Combiner.Attend(x, x, x, new CombinerOptions(CombinerPartition.Fixed, 0))).Message);
+        Assert.Contains("not a multiple of options.BlockSize = 5", Assert.Throws<ArgumentException>(() => Combiner.Attend(x, x, x, new CombinerOptions(CombinerPartition.Axial, 5, Causal: false))).Message);
+        Assert.Contains("power of two", Assert.Throws<ArgumentException>(() => Combiner.Attend(x, x, x, new CombinerOptions(CombinerPartition.Logsparse, 4, Causal: false))).Message);
+        Assert.Contains("equal lengths", Assert.Throws<ArgumentException>(() => Combiner.Attend(x, randn(1, 1, 6, 4), randn(1, 1, 6, 4), new CombinerOptions(CombinerPartition.Fixed, 3))).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SparsePatternAttention(CombinerPartition.Mixture, 4));
+    }
+}
