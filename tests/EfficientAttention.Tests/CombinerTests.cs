@@ -192,3 +192,48 @@ public class CombinerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new SparsePatternAttention(CombinerPartition.Mixture, 4));
     }
 }
+
+public class MeasureTests
+{
+    [Fact]
+    public void Slopes_crossovers_and_medians_of_hand_made_curves()
+    {
+        double[] x = [256, 512, 1024, 2048];
+        Assert.Equal(2.0, Measure.LogLogSlope(x, x.Select(v => 3 * v * v).ToArray()), 10);
+        Assert.Equal(1.5, Measure.LogLogSlope(x, x.Select(v => Math.Pow(v, 1.5)).ToArray()), 10);
+        // a = L^1.5, b = L²/32: equal at L = 1024, a below b afterwards
+        double[] a = x.Select(v => Math.Pow(v, 1.5)).ToArray(), b = x.Select(v => v * v / 32).ToArray();
+        Assert.Equal(1024, Measure.Crossover(x, a, b), 6);
+        Assert.True(double.IsNaN(Measure.Crossover(x, b.Select(v => v * 100).ToArray(), b)));
+        Assert.Equal(256, Measure.Crossover(x, b.Select(v => v / 2).ToArray(), b));
+        Assert.Equal(2.5, Measure.Median([4, 1, 3, 2]));
+        Assert.Throws<ArgumentException>(() => Measure.LogLogSlope([1.0], [2.0]));
+    }
+
+    [Fact]
+    public void Peak_memory_sees_a_large_allocation_where_the_platform_reports_it()
+    {
+        double peak = Measure.PeakMemoryMiB(() => { var t = ones(64L * 1024 * 1024 / 4); t.add_(1); });   // 64 MiB
+        if (double.IsNaN(peak)) return;                                                                    // not Linux: documented NaN
+        Assert.InRange(peak, 48, 1024);
+    }
+}
+
+public class CombinerVariantTests
+{
+    [Fact]
+    public void Every_named_variant_builds_and_pictures_show_full_support_only_for_combiner()
+    {
+        foreach (var name in CombinerVariants.Names)
+        {
+            var core = CombinerVariants.Create(name, 4, causal: true);
+            var x = randn(1, 2, 16, 4);
+            Assert.Equal(x.shape, core.Forward(x, x, x, AttentionMask.CausalOnly).shape);
+            var picture = CombinerVariants.SupportPicture(name, 16, 4, causal: true);
+            bool full = Enumerable.Range(0, 16).All(i => Enumerable.Range(0, i + 1).All(j => picture[i][j] > 0));
+            Assert.Equal(name == "full" || name.StartsWith("combiner-"), full);
+            Assert.True(Enumerable.Range(0, 16).All(i => Enumerable.Range(i + 1, 15 - i).All(j => picture[i][j] == 0)), $"{name}: causal picture");
+        }
+        Assert.Contains("unknown variant 'dense'", Assert.Throws<ArgumentOutOfRangeException>(() => CombinerVariants.Create("dense", 4, true)).Message);
+    }
+}

@@ -93,3 +93,55 @@ public sealed class SparsePatternAttention : IAttentionWithProbabilities
 
     public override string ToString() => $"{Pattern.ToString().ToLowerInvariant()} mask (s = {BlockSize}{(Causal ? ", causal" : "")})";
 }
+
+/// <summary>
+/// The attention variants of the Combiner comparison by name, as in the paper's tables: full softmax, the three sparse
+/// masks and the four Combiner partitions, each built for a block size s and causal or bidirectional use.
+/// </summary>
+public static class CombinerVariants
+{
+    public static IReadOnlyList<string> Names { get; } =
+        ["full", "fixed", "combiner-fixed", "logsparse", "combiner-logsparse", "axial", "combiner-axial", "combiner-mixture"];
+
+    public static IAttention Create(string name, int blockSize, bool causal) => name switch
+    {
+        "full" => new ScaledDotProductAttention(),
+        "fixed" => new SparsePatternAttention(CombinerPartition.Fixed, blockSize, causal),
+        "logsparse" => new SparsePatternAttention(CombinerPartition.Logsparse, blockSize, causal),
+        "axial" => new SparsePatternAttention(CombinerPartition.Axial, blockSize, causal),
+        "combiner-fixed" => new CombinerAttention(new CombinerOptions(CombinerPartition.Fixed, blockSize, causal)),
+        "combiner-logsparse" => new CombinerAttention(new CombinerOptions(CombinerPartition.Logsparse, blockSize, causal)),
+        "combiner-axial" => new CombinerAttention(new CombinerOptions(CombinerPartition.Axial, blockSize, causal)),
+        "combiner-mixture" => new CombinerAttention(new CombinerOptions(CombinerPartition.Mixture, blockSize, causal)),
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"unknown variant '{name}'; expected one of {string.Join(", ", Names)}."),
+    };
+
+    /// <summary>
+    /// An L × L picture of a partition for one sequence: 2 where query i attends key j directly, 1 where it reaches j
+    /// through a region summary, 0 where it cannot reach j. Sparse masks have no 1s.
+    /// </summary>
+    public static double[][] SupportPicture(string name, int length, int blockSize, bool causal)
+    {
+        var picture = Enumerable.Range(0, length).Select(_ => new double[length]).ToArray();
+        if (name == "full")
+        {
+            for (int i = 0; i < length; i++) for (int j = 0; j < length; j++) picture[i][j] = !causal || j <= i ? 2 : 0;
+            return picture;
+        }
+        if (!name.StartsWith("combiner-"))
+        {
+            var partition = Enum.Parse<CombinerPartition>(name, ignoreCase: true);
+            var mask = SparsePatternAttention.Mask(partition, length, blockSize, causal).data<bool>().ToArray();
+            for (int i = 0; i < length; i++) for (int j = 0; j < length; j++) picture[i][j] = mask[i * length + j] ? 2 : 0;
+            return picture;
+        }
+        var options = new CombinerOptions(Enum.Parse<CombinerPartition>(name["combiner-".Length..], ignoreCase: true), blockSize, causal);
+        for (int i = 0; i < length; i++)
+        {
+            var (direct, regions) = CombinerReference.Partition(i, length, options);
+            foreach (var r in regions) foreach (var j in r.Positions) picture[i][j] = 1;
+            foreach (var j in direct) picture[i][j] = 2;
+        }
+        return picture;
+    }
+}

@@ -7,7 +7,8 @@ using Chart = Plotly.NET.CSharp.Chart;
 namespace EfficientAttention;
 
 /// <summary>One line of a line chart.</summary>
-public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y, IReadOnlyList<double>? ErrorY = null);
+/// <remarks><paramref name="Dashed"/> draws the line dashed, to set one group of series (e.g. baselines) apart.</remarks>
+public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y, IReadOnlyList<double>? ErrorY = null, bool Dashed = false);
 
 /// <summary>
 /// The few chart shapes the notebooks use, with titled axes, built on Plotly.NET. They return Plotly.NET charts,
@@ -15,14 +16,17 @@ public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<
 /// </summary>
 public static class Plots
 {
-    /// <summary>A heatmap of a matrix (row 0 at the top, as attention maps are read), e.g. P for one head.</summary>
+    /// <summary>
+    /// A heatmap of a matrix (row 0 at the top, as attention maps are read), e.g. P for one head. "Greys" draws high
+    /// values dark (a graph's edges black on white).
+    /// </summary>
     public static GenericChart Heatmap(double[][] z, string title, string xTitle, string yTitle, IReadOnlyList<string>? x = null, IReadOnlyList<string>? y = null, string colorScale = "Viridis")
     {
         int rows = z.Length, cols = rows == 0 ? 0 : z[0].Length;
         var xs = x ?? Enumerable.Range(0, cols).Select(i => i.ToString()).ToArray();
         var ys = y ?? Enumerable.Range(0, rows).Select(i => i.ToString()).ToArray();
         var chart = Chart.Heatmap<double, string, string, string>(zData: z, X: xs.ToArray(), Y: ys.ToArray(),
-            ColorScale: colorScale == "Viridis" ? StyleParam.Colorscale.Viridis : StyleParam.Colorscale.Greys, ReverseYAxis: true);
+            ColorScale: colorScale == "Viridis" ? StyleParam.Colorscale.Viridis : StyleParam.Colorscale.Greys, ReverseScale: colorScale != "Viridis", ReverseYAxis: true);
         return Titled(chart, title, xTitle, yTitle);
     }
 
@@ -38,7 +42,8 @@ public static class Plots
     {
         var traces = series.Select(s =>
         {
-            var line = Chart.Line<double, double, string>(x: s.X.ToArray(), y: s.Y.ToArray(), Name: s.Name, ShowMarkers: true);
+            var line = Chart.Line<double, double, string>(x: s.X.ToArray(), y: s.Y.ToArray(), Name: s.Name, ShowMarkers: true,
+                                                           LineDash: s.Dashed ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid);
             if (s.ErrorY is null) return line;
             var errors = Microsoft.FSharp.Core.FSharpOption<IEnumerable<double>>.Some(s.ErrorY.ToArray());
             return Plotly.NET.Chart.withYErrorStyle<double, double>(null, null, null, errors, null, null, null, null, null, null, null, null, null).Invoke(line);
