@@ -9,26 +9,55 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
 {
     public override string Name => "Entmax15";
 
+    /// <summary>Slices longer than this find τ from their top <see cref="PartialSortK"/> entries first (see <see cref="Kernel"/>).</summary>
+    internal const long PartialSortFrom = 128;
+    internal const int PartialSortK = 64;
+
     /// <summary>
     /// With a = z/2 sorted descending, for each k the threshold that makes the top k sum to one is
     /// τₖ = μₖ − √((1 − k·σ²ₖ)/k) (μₖ, σ²ₖ: mean and variance of a₍₁₎…a₍ₖ₎); the support size is the largest k with
     /// τₖ ≤ a₍ₖ₎, and p = [a − τ]₊² (Peters et al., 2019, Alg. 2).
+    /// <para>
+    /// Long slices avoid the full sort (the entmax package's partial-sort trick): τ is first computed from the top K
+    /// entries only (topk); where the support found is smaller than K it is the true support (the condition τₖ ≤ a₍ₖ₎
+    /// holds exactly for k up to the support size), so τ is exact. Only slices whose support reaches K are sorted in full.
+    /// </para>
     /// </summary>
     internal static Tensor Kernel(Tensor scores, long dim)
     {
         using var scope = NewDisposeScope();
         var (shifted, dead) = Masking.SeparateDeadSlices(scores, dim);
         var a = shifted / 2;                                              // (α − 1) z with α = 1.5
-        var sorted = a.sort(dim, descending: true).Values;
-        var k = Masking.Ranks(a.shape[dim], dim, a.dim(), a);            // 1, 2, …, n along dim
+        long n = a.shape[dim];
+        var tau = n >= PartialSortFrom ? PartialThreshold(a, dim) : Threshold(a.sort(dim, descending: true).Values, dim).Tau;
+        return Masking.ZeroDead((a - tau).clamp_min(0).square(), dead).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>τ (size 1 along dim) and the support size from the top entries of a, sorted descending along dim.</summary>
+    private static (Tensor Tau, Tensor SupportSize) Threshold(Tensor sorted, long dim)
+    {
+        var k = Masking.Ranks(sorted.shape[dim], dim, sorted.dim(), sorted);   // 1, 2, …, n along dim
         var mean = sorted.cumsum(dim) / k;                               // μₖ
         var meanSq = sorted.square().cumsum(dim) / k;                    // E[a²] over the top k
         var ss = k * (meanSq - mean.square());                           // k σ²ₖ  (NaN past the finite entries: -inf scores)
         var delta = ((1 - ss) / k).clamp_min(0);
         var tau = mean - delta.sqrt();                                   // τₖ
         var supportSize = tau.le(sorted).sum(new[] { dim }, keepdim: true, type: ScalarType.Int64); // NaN compares false
-        var tauStar = tau.gather(dim, supportSize - 1);
-        return Masking.ZeroDead((a - tauStar).clamp_min(0).square(), dead).MoveToOuterDisposeScope();
+        return (tau.gather(dim, supportSize - 1), supportSize);
+    }
+
+    private static Tensor PartialThreshold(Tensor a, long dim)
+    {
+        var (tau, size) = Threshold(a.topk(PartialSortK, dim: (int)dim).values, dim);
+        var unresolved = size.eq(PartialSortK);                          // support may extend past the top K
+        if (!unresolved.any().item<bool>()) return tau;
+        long n = a.shape[dim];
+        var rows = a.movedim(new[] { dim }, new[] { -1L }).reshape(-1, n);                    // one slice per row
+        var which = unresolved.movedim(new[] { dim }, new[] { -1L }).reshape(-1).nonzero().squeeze(1);
+        var exact = Threshold(rows.index_select(0, which).sort(1, descending: true).Values, 1).Tau;     // (r, 1)
+        var flat = tau.movedim(new[] { dim }, new[] { -1L }).reshape(-1, 1).index_copy(0, which, exact);
+        var shape = tau.movedim(new[] { dim }, new[] { -1L }).shape;
+        return flat.view(shape).movedim(new[] { -1L }, new[] { dim });
     }
 
     protected override Tensor Map(Tensor scores, long dim) => Kernel(scores, dim);

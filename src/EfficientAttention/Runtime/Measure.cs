@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using MathNet.Numerics;
 using static TorchSharp.torch;
 
@@ -44,6 +45,8 @@ public static class Measure
         GC.Collect();
         GC.WaitForPendingFinalizers();
         if (!OperatingSystem.IsLinux() || !TryReset()) { Scoped(action); return double.NaN; }
+        TrimHeap();                                                         // give freed heap back, so reuse cannot hide a peak
+        TryReset();
         double before = Status("VmRSS:");
         Scoped(action);
         double peak = Status("VmHWM:");
@@ -81,6 +84,15 @@ public static class Measure
     {
         using var scope = NewDisposeScope();
         action();
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(UIntPtr pad);
+
+    private static void TrimHeap()
+    {
+        try { MallocTrim(UIntPtr.Zero); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }   // not glibc: measure as is
     }
 
     private static bool TryReset()
