@@ -151,19 +151,19 @@ public class Entmax15PartialSortTests
     [InlineData(0.02)]  // scores nearly flat: supports longer than K, the full-sort fallback
     public void Long_rows_match_the_oracle_whichever_path_finds_the_threshold(double spread)
     {
-        var z = T.Randn(5, 3, 7, 300).mul(spread);
-        z[0, 0, ..150] = full(150, double.NegativeInfinity, ScalarType.Float64);     // masked keys in one row
-        z[1, 2] = full(300, double.NegativeInfinity, ScalarType.Float64);            // a fully masked row
+        var z = T.Randn(5, 3, 7, 600).mul(spread);
+        z[0, 0, ..300] = full(300, double.NegativeInfinity, ScalarType.Float64);     // masked keys in one row
+        z[1, 2] = full(600, double.NegativeInfinity, ScalarType.Float64);            // a fully masked row
         foreach (var dim in new long[] { -1, 1 })
         {
             var x = dim == 1 ? z.transpose(1, 2).contiguous() : z;
             var p = Normalizers.Entmax15(x, dim);
-            var rows = (dim == 1 ? p.transpose(1, 2) : p).reshape(-1, 300);
-            var inputs = z.reshape(-1, 300);
+            var rows = (dim == 1 ? p.transpose(1, 2) : p).reshape(-1, 600);
+            var inputs = z.reshape(-1, 600);
             for (long r = 0; r < rows.shape[0]; r++)
             {
                 var row = T.ToArray(inputs[r]);
-                var expected = row.All(double.IsNegativeInfinity) ? new double[300] : Reference.Entmax15(row);
+                var expected = row.All(double.IsNegativeInfinity) ? new double[600] : Reference.Entmax15(row);
                 T.Close(expected, T.ToArray(rows[r]), 1e-10, $"spread {spread}, dim {dim}, row {r}");
             }
         }

@@ -10,7 +10,7 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
     public override string Name => "Entmax15";
 
     /// <summary>Slices longer than this find τ from their top <see cref="PartialSortK"/> entries first (see <see cref="Kernel"/>).</summary>
-    internal const long PartialSortFrom = 128;
+    internal const long PartialSortFrom = 512;   // below this a full sort is as cheap as topk
     internal const int PartialSortK = 64;
 
     /// <summary>

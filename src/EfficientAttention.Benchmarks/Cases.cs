@@ -1,0 +1,94 @@
+using static TorchSharp.torch;
+
+namespace EfficientAttention.Benchmarks;
+
+/// <summary>
+/// One benchmark case: an attention computation at one length, on inputs it creates itself (B = 1, H = 4, d = 64,
+/// float32, causal unless it says otherwise). <see cref="Setup"/> runs once, outside the timing (a predicted graph's
+/// layout, the previous layer's maps for reuse); <see cref="Run"/> is what is timed.
+/// </summary>
+public sealed record BenchCase(string Name, string Family, int Length, Func<BenchInputs, Tensor> Run, Func<int, object?>? Setup = null)
+{
+    /// <summary>FLOPs of dense attention at this length (QKᵀ and PV, 2 per multiply–add), forward; null when not meaningful.</summary>
+    public double? DenseFlops { get; init; }
+    public string? Note { get; init; }
+}
+
+/// <summary>The tensors a case works on; <see cref="State"/> is what <see cref="BenchCase.Setup"/> returned.</summary>
+public sealed record BenchInputs(Tensor Q, Tensor K, Tensor V, Tensor X, object? State);
+
+public static class Cases
+{
+    public const int Batch = 1, Heads = 4, HeadDim = 64;
+
+    /// <summary>
+    /// Every case at every length in <paramref name="lengths"/>, minus the dense ones above their limits (their L × L
+    /// matrices, and for sparsemax/bisection a full sort or 50 passes per row, make them minutes long there).
+    /// </summary>
+    public static IReadOnlyList<BenchCase> All(IEnumerable<int> lengths, int denseLimit = 8192, int sortLimit = 4096, int reuseLimit = 4096, int routedLimit = 4096)
+    {
+        var cases = new List<BenchCase>();
+        foreach (var l in lengths.Distinct().Order())
+        {
+            double flops = 4.0 * Batch * Heads * l * (double)l * HeadDim;
+            cases.Add(new("sdpa", "full", l, i => ScaledDotProductAttention.Fused(i.Q, i.K, i.V, AttentionMask.CausalOnly)) { DenseFlops = flops });
+            if (l <= denseLimit)
+            {
+                cases.Add(new("softmax", "full", l, i => Dense(i, Normalizer.Softmax)) { DenseFlops = flops });
+                cases.Add(new("entmax15", "entmax", l, i => Dense(i, Normalizer.Entmax15)) { DenseFlops = flops });
+            }
+            if (l <= sortLimit)
+            {
+                cases.Add(new("sparsemax", "entmax", l, i => Dense(i, Normalizer.Sparsemax)) { DenseFlops = flops });
+                cases.Add(new("entmax-bisect-1.5", "entmax", l, i => Dense(i, Normalizer.EntmaxBisect(1.5))) { DenseFlops = flops });
+            }
+            foreach (var partition in Enum.GetValues<CombinerPartition>())
+            {
+                var options = new CombinerOptions(partition, BlockSize(partition, l));
+                cases.Add(new($"combiner-{partition.ToString().ToLowerInvariant()}", "combiner", l, i => Combiner.Attend(i.Q, i.K, i.V, options)) { Note = $"s = {options.BlockSize}" });
+            }
+            if (l <= reuseLimit)
+                for (int k = 0; k <= Heads; k++)
+                {
+                    int reused = k;
+                    cases.Add(new($"reuse-k{k}", "reuse", l, i => ReuseLayer(i, reused), length => ReuseState(length, reused))
+                        { Note = $"one layer D = {Heads * HeadDim}, H = {Heads}, K = {k} reused; analytic FLOP saving {ReuseSaving(l, k):P1}" });
+                }
+            if (l <= routedLimit)
+                foreach (var sparsity in new[] { 0.8, 0.9, 0.95 })
+                {
+                    double s = sparsity;
+                    cases.Add(new($"sparsefinder-routed-{s:0.##}", "sparsefinder", l, i => RoutedEntmax.Attend(i.Q, i.K, i.V, (RoutedLayout)i.State!),
+                                  length => RoutedLayout.FromGraph(Sparsefinder.RandomCausalGraph(length, Heads, s, seed: 1)))
+                        { Note = $"entmax over a predicted graph keeping {1 - s:P0} of causal pairs (layout built outside the timing)" });
+                }
+        }
+        return cases;
+    }
+
+    /// <summary>The analytic FLOP saving of one reuse layer with K reused heads against K = 0 (forward).</summary>
+    public static double ReuseSaving(int length, int reused)
+        => ReuseAnalysis.Cost((long)Batch * length, Heads * HeadDim, Heads, reused).SavingAgainst(ReuseAnalysis.Cost((long)Batch * length, Heads * HeadDim, Heads, 0));
+
+    /// <summary>s = 2^round(log₂ √L) for Fixed, Axial and Mixture (O(L√L)); 32 for Logsparse (O(L log L)).</summary>
+    public static int BlockSize(CombinerPartition partition, int length)
+        => partition == CombinerPartition.Logsparse ? Math.Min(32, length) : 1 << (int)Math.Round(Math.Log2(Math.Sqrt(length)));
+
+    private static Tensor Dense(BenchInputs i, Normalizer normalizer) => ScaledDotProductAttention.Naive(i.Q, i.K, i.V, AttentionMask.CausalOnly, normalizer).Output;
+
+    private sealed record ReuseSetup(ReuseMultiHeadAttention Layer, Tensor Previous);
+
+    private static object ReuseState(int length, int reused)
+    {
+        manual_seed(0);
+        var layer = new ReuseMultiHeadAttention(Heads * HeadDim, Heads, reused);
+        var previous = Normalizers.Softmax(randn(Batch, Heads, length, length)).masked_fill(ones(length, length, ScalarType.Bool).triu(1), 0);
+        return new ReuseSetup(layer, previous);
+    }
+
+    private static Tensor ReuseLayer(BenchInputs i, int reused)
+    {
+        var setup = (ReuseSetup)i.State!;
+        return setup.Layer.Forward(i.X, AttentionMask.CausalOnly, reused > 0 ? setup.Previous : null, needProbabilities: false).Output;
+    }
+}

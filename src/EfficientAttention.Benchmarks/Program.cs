@@ -1,0 +1,36 @@
+using System.CommandLine;
+using BenchmarkDotNet.Running;
+using EfficientAttention;
+using EfficientAttention.Benchmarks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+// Benchmarks of every attention method in the package against libtorch's scaled_dot_product_attention.
+TorchRuntime.EnsureLoaded();
+var output = new Option<string>("--out") { Description = "where to write the JSON table", DefaultValueFactory = _ => "benchmarks.json" };
+var markdown = new Option<string?>("--markdown") { Description = "also write the results as a markdown table here" };
+var lengths = new Option<int[]>("--lengths") { Description = "sequence lengths", DefaultValueFactory = _ => [256, 1024, 4096, 8192], AllowMultipleArgumentsPerToken = true };
+var only = new Option<string[]>("--only") { Description = "run only cases whose name starts with one of these", AllowMultipleArgumentsPerToken = true };
+var cuda = new Option<bool>("--cuda") { Description = "run on the GPU (needs the CUDA libtorch package; see README)" };
+
+var quick = new Command("quick", "every case a few times after warm-up; medians and same-run ratios to SDPA as JSON") { output, markdown, lengths, only, cuda };
+quick.SetAction(result =>
+{
+    var device = result.GetValue(cuda) ? CUDA : CPU;
+    if (device.type == DeviceType.CUDA && !torch.cuda.is_available()) { Console.Error.WriteLine("error: --cuda given but torch.cuda.is_available() is false"); return 2; }
+    var prefixes = result.GetValue(only) ?? [];
+    var cases = Cases.All(result.GetValue(lengths)!).Where(c => prefixes.Length == 0 || c.Name == "sdpa" || prefixes.Any(p => c.Name.StartsWith(p))).ToList();
+    Console.WriteLine($"{cases.Count} cases × 2 passes on {device}");
+    var report = QuickRun.Run(cases, device, line => Console.WriteLine(line));
+    QuickRun.Write(report, result.GetValue(output)!);
+    if (result.GetValue(markdown) is { } md) DataPaths.WriteAtomically(Path.GetFullPath(md), s => { using var w = new StreamWriter(s); w.Write(QuickRun.Markdown(report)); });
+    Console.WriteLine($"wrote {result.GetValue(output)} ({report.Seconds} s)");
+    return 0;
+});
+
+var bdnArgs = new Argument<string[]>("args") { Description = "BenchmarkDotNet arguments, e.g. --filter '*'", Arity = ArgumentArity.ZeroOrMore };
+var bdn = new Command("bdn", "the full BenchmarkDotNet suite (slow)") { bdnArgs };
+bdn.SetAction(result => { BenchmarkSwitcher.FromAssembly(typeof(AttentionBenchmarks).Assembly).Run(result.GetValue(bdnArgs)); return 0; });
+
+var root = new RootCommand("Attention benchmarks: libtorch SDPA vs the package's methods") { quick, bdn };
+return root.Parse(args).Invoke();

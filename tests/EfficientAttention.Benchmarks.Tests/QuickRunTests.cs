@@ -1,0 +1,48 @@
+using System.Text.Json;
+using EfficientAttention;
+using EfficientAttention.Benchmarks;
+
+namespace EfficientAttention.Benchmarks.Tests;
+
+public class QuickRunTests
+{
+    [Fact]
+    public void Quick_mode_measures_every_case_in_both_passes_with_ratios_to_sdpa_and_writes_its_json()
+    {
+        TorchRuntime.EnsureLoaded();
+        var cases = Cases.All([64, 128]);
+        string[] required = ["sdpa", "softmax", "entmax15", "combiner-fixed", "combiner-logsparse", "reuse-k2", "sparsefinder-routed-0.9"];
+        foreach (var name in required) Assert.Contains(cases, c => c.Name == name);
+
+        var report = QuickRun.Run(cases, CPU, measureMemory: false);
+        Assert.Equal(cases.Count * 2, report.Cases.Count);
+        Assert.All(report.Cases, r => Assert.True(r.MedianMs > 0 && double.IsFinite(r.RatioToSdpa), $"{r.Name} {r.Pass} L={r.L}"));
+        Assert.All(report.Cases.Where(r => r.Name == "sdpa"), r => Assert.Equal(1.0, r.RatioToSdpa));
+        var softmax = report.Cases.First(r => r.Name == "softmax" && r.Pass == "fwd" && r.L == 128);
+        var sdpa = report.Cases.First(r => r.Name == "sdpa" && r.Pass == "fwd" && r.L == 128);
+        Assert.Equal(Math.Round(softmax.MedianMs / sdpa.MedianMs, 4), softmax.RatioToSdpa);
+        Assert.True(report.Machine.MatmulGflops > 0);
+
+        var path = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}.json");
+        QuickRun.Write(report, path);
+        using var json = JsonDocument.Parse(File.ReadAllText(path));
+        File.Delete(path);
+        var first = json.RootElement.GetProperty("cases")[0];
+        foreach (var field in new[] { "name", "pass", "L", "median_ms", "ratio_to_sdpa" }) Assert.True(first.TryGetProperty(field, out _), field);
+        Assert.True(json.RootElement.GetProperty("machine").TryGetProperty("cores", out _));
+        Assert.Contains("| combiner-fixed | 128 |", QuickRun.Markdown(report));
+    }
+
+    [Fact]
+    public void Dense_cases_stop_at_their_length_limits_and_block_sizes_follow_the_rule()
+    {
+        var names = Cases.All([8192]).Select(c => c.Name).ToHashSet();
+        Assert.Contains("softmax", names);
+        Assert.DoesNotContain("sparsemax", names);                       // full sort per row of 8192: beyond sortLimit
+        Assert.DoesNotContain("reuse-k0", names);
+        Assert.Equal(64, Cases.BlockSize(CombinerPartition.Fixed, 4096));
+        Assert.Equal(32, Cases.BlockSize(CombinerPartition.Logsparse, 4096));
+        Assert.Equal(0.0, Cases.ReuseSaving(1024, 0));
+        Assert.InRange(Cases.ReuseSaving(1024, 2), 0.2, 0.5);
+    }
+}
