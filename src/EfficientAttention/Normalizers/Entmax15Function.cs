@@ -18,9 +18,10 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
     /// τₖ = μₖ − √((1 − k·σ²ₖ)/k) (μₖ, σ²ₖ: mean and variance of a₍₁₎…a₍ₖ₎); the support size is the largest k with
     /// τₖ ≤ a₍ₖ₎, and p = [a − τ]₊² (Peters et al., 2019, Alg. 2).
     /// <para>
-    /// Long slices avoid the full sort (the entmax package's partial-sort trick): τ is first computed from the top K
+    /// Long slices avoid the full sort (the entmax package's partial-sort trick): τ is first computed from the top K = 64
     /// entries only (topk); where the support found is smaller than K it is the true support (the condition τₖ ≤ a₍ₖ₎
-    /// holds exactly for k up to the support size), so τ is exact. Only slices whose support reaches K are sorted in full.
+    /// holds exactly for k up to the support size), so τ is exact. Slices whose support reaches K are retried with 4K,
+    /// 16K, … on those slices only, and sorted in full only when K reaches their length.
     /// </para>
     /// </summary>
     internal static Tensor Kernel(Tensor scores, long dim)
@@ -48,16 +49,26 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
 
     private static Tensor PartialThreshold(Tensor a, long dim)
     {
-        var (tau, size) = Threshold(a.topk(PartialSortK, dim: (int)dim).values, dim);
-        var unresolved = size.eq(PartialSortK);                          // support may extend past the top K
-        if (!unresolved.any().item<bool>()) return tau;
         long n = a.shape[dim];
-        var rows = a.movedim(new[] { dim }, new[] { -1L }).reshape(-1, n);                    // one slice per row
-        var which = unresolved.movedim(new[] { dim }, new[] { -1L }).reshape(-1).nonzero().squeeze(1);
-        var exact = Threshold(rows.index_select(0, which).sort(1, descending: true).Values, 1).Tau;     // (r, 1)
-        var flat = tau.movedim(new[] { dim }, new[] { -1L }).reshape(-1, 1).index_copy(0, which, exact);
-        var shape = tau.movedim(new[] { dim }, new[] { -1L }).shape;
-        return flat.view(shape).movedim(new[] { -1L }, new[] { dim });
+        var rows = a.movedim(new[] { dim }, new[] { -1L }).reshape(-1, n);   // one slice per row
+        var tau = empty(rows.shape[0], 1, dtype: a.dtype, device: a.device);
+        var pending = arange(rows.shape[0], ScalarType.Int64, a.device);    // rows whose τ is not known yet
+        for (long k = PartialSortK; pending.numel() > 0; k *= 4)
+        {
+            var part = rows.index_select(0, pending);
+            if (k >= n)                                                     // last resort: the full sort
+            {
+                tau.index_copy_(0, pending, Threshold(part.sort(1, descending: true).Values, 1).Tau);
+                break;
+            }
+            var (partTau, size) = Threshold(part.topk((int)k, dim: 1).values, 1);
+            var resolved = size.squeeze(1).lt(k);                           // support ended inside the top k: exact
+            tau.index_copy_(0, pending.masked_select(resolved), partTau.masked_select(resolved.unsqueeze(1)).unsqueeze(1));
+            pending = pending.masked_select(resolved.logical_not());
+        }
+        var shape = a.movedim(new[] { dim }, new[] { -1L }).shape;
+        shape[^1] = 1;
+        return tau.view(shape).movedim(new[] { -1L }, new[] { dim });
     }
 
     protected override Tensor Map(Tensor scores, long dim) => Kernel(scores, dim);
