@@ -25,7 +25,7 @@ public static class Cases
     /// Every case at every length in <paramref name="lengths"/>, minus the dense ones above their limits (their L × L
     /// matrices, and for sparsemax/bisection a full sort or 50 passes per row, make them minutes long there).
     /// </summary>
-    public static IReadOnlyList<BenchCase> All(IEnumerable<int> lengths, int denseLimit = 8192, int sortLimit = 4096, int reuseLimit = 4096, int routedLimit = 4096)
+    public static IReadOnlyList<BenchCase> All(IEnumerable<int> lengths, int denseLimit = 8192, int sortLimit = 2048, int bisectLimit = 1024, int reuseLimit = 4096, int routedLimit = 4096)
     {
         var cases = new List<BenchCase>();
         foreach (var l in lengths.Distinct().Order())
@@ -37,11 +37,10 @@ public static class Cases
                 cases.Add(new("softmax", "full", l, i => Dense(i, Normalizer.Softmax)) { DenseFlops = flops });
                 cases.Add(new("entmax15", "entmax", l, i => Dense(i, Normalizer.Entmax15)) { DenseFlops = flops });
             }
-            if (l <= sortLimit)
-            {
+            if (l <= sortLimit)                                              // a full sort of every row
                 cases.Add(new("sparsemax", "entmax", l, i => Dense(i, Normalizer.Sparsemax)) { DenseFlops = flops });
+            if (l <= bisectLimit)                                            // 50 full passes per call
                 cases.Add(new("entmax-bisect-1.5", "entmax", l, i => Dense(i, Normalizer.EntmaxBisect(1.5))) { DenseFlops = flops });
-            }
             foreach (var partition in Enum.GetValues<CombinerPartition>())
             {
                 var options = new CombinerOptions(partition, BlockSize(partition, l));

@@ -57,10 +57,18 @@ public static class QuickRun
                 var inputs = new BenchInputs(randn(Cases.Batch, Cases.Heads, c.Length, Cases.HeadDim, device: device), randn(Cases.Batch, Cases.Heads, c.Length, Cases.HeadDim, device: device),
                                              randn(Cases.Batch, Cases.Heads, c.Length, Cases.HeadDim, device: device), randn(Cases.Batch, c.Length, Cases.Heads * Cases.HeadDim, device: device), state);
                 Action call = pass == "fwd" ? () => { using var _ = no_grad(); c.Run(inputs); } : () => Backward(c, inputs);
-                var first = Measure.Milliseconds(call, repeats: 1, warmup: 1);
+                // The first call is the warm-up; a call over 2 s is not repeated (its one-time costs are noise at that
+                // size) and that first call is the measurement. Peak memory comes from the last timed call.
+                var (first, firstPeak) = Measure.TimeWithPeak(call);
                 int repeats = first > 2000 ? 1 : first > 300 ? 3 : first > 30 ? 5 : 9;
-                double ms = repeats == 1 ? first : Measure.Milliseconds(call, repeats: repeats - 1, warmup: 0);
-                double? peak = measureMemory ? NullIfNaN(Measure.PeakMemoryMiB(call)) : null;
+                double ms = first, peakMiB = firstPeak;
+                if (repeats > 1)
+                {
+                    var times = new List<double>();
+                    for (int r = 0; r < repeats; r++) { var (t, m) = Measure.TimeWithPeak(call); times.Add(t); peakMiB = m; }
+                    ms = Measure.Median(times);
+                }
+                double? peak = measureMemory && !double.IsNaN(peakMiB) ? peakMiB : null;
                 double? gflops = c.DenseFlops is { } f ? f * (pass == "fwd" ? 1 : 3) / (ms / 1000) / 1e9 : null;
                 rows.Add(new CaseResult(c.Name, c.Family, pass, c.Length, Math.Round(ms, 3), double.NaN, repeats, peak is { } p ? Math.Round(p, 1) : null,
                                         gflops is { } g ? Math.Round(g, 2) : null, c.Note));

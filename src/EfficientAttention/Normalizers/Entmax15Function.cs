@@ -28,10 +28,10 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
     {
         using var scope = NewDisposeScope();
         var (shifted, dead) = Masking.SeparateDeadSlices(scores, dim);
-        var a = shifted / 2;                                              // (α − 1) z with α = 1.5
+        var a = shifted.div_(2);                                          // (α − 1) z with α = 1.5 (shifted is our own copy)
         long n = a.shape[dim];
         var tau = n >= PartialSortFrom ? PartialThreshold(a, dim) : Threshold(a.sort(dim, descending: true).Values, dim).Tau;
-        return Masking.ZeroDead((a - tau).clamp_min(0).square(), dead).MoveToOuterDisposeScope();
+        return Masking.ZeroDead((a - tau).clamp_min_(0).pow_(2), dead).MoveToOuterDisposeScope();   // one full-size allocation
     }
 
     /// <summary>τ (size 1 along dim) and the support size from the top entries of a, sorted descending along dim.</summary>
@@ -93,6 +93,6 @@ internal static class EntmaxBackward
         var wg = weights * grad;                                                        // w ⊙ g
         var total = weights.sum(new[] { dim }, keepdim: true);                          // Σw (0 on a dead slice)
         var q = wg.sum(new[] { dim }, keepdim: true) / total.masked_fill(total.eq(0), 1);
-        return (wg - q * weights).MoveToOuterDisposeScope();
+        return wg.sub_(weights * q).MoveToOuterDisposeScope();                           // in place: one fewer L² tensor
     }
 }

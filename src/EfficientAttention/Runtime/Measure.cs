@@ -53,6 +53,24 @@ public static class Measure
         return double.IsNaN(before) || double.IsNaN(peak) ? double.NaN : Math.Max(0, peak - before) / 1024;
     }
 
+    /// <summary>
+    /// One timed call that also reports its peak memory (as <see cref="PeakMemoryMiB"/>, NaN where unavailable): for
+    /// slow cases, where a separate memory call would double the cost.
+    /// </summary>
+    public static (double Milliseconds, double PeakMiB) TimeWithPeak(Action action)
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        bool linux = OperatingSystem.IsLinux() && TryReset();
+        if (linux) { TrimHeap(); TryReset(); }
+        double before = linux ? Status("VmRSS:") : double.NaN;
+        var clock = Stopwatch.StartNew();
+        Scoped(action);
+        double ms = clock.Elapsed.TotalMilliseconds;
+        double peak = linux ? Status("VmHWM:") : double.NaN;
+        return (ms, double.IsNaN(before) || double.IsNaN(peak) ? double.NaN : Math.Max(0, peak - before) / 1024);
+    }
+
     /// <summary>Slope of log y against log x by least squares: the exponent p in y ∝ x^p.</summary>
     public static double LogLogSlope(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
