@@ -39,42 +39,54 @@ public sealed record QuickReport(
     [property: JsonPropertyName("cases")] IReadOnlyList<CaseResult> Cases);
 
 /// <summary>
-/// The quick mode: every case, forward and forward+backward, a warm-up call then a few timed calls (fewer for slow
-/// cases), medians, and each median divided by SDPA's at the same L and pass measured in the same run.
+/// The quick mode: every case, forward and forward+backward; per length a warm-up call of each (also its peak-memory
+/// probe), then <see cref="Rounds"/> interleaved rounds of timed calls; medians, each divided by SDPA's at the same L and
+/// pass measured in the same run.
 /// </summary>
 public static class QuickRun
 {
+    /// <summary>Rounds of interleaved measurements per length (a case over 2 s is measured in the first round only).</summary>
+    public const int Rounds = 3;
+
     public static QuickReport Run(IReadOnlyList<BenchCase> cases, Device device, Action<string>? progress = null, bool measureMemory = true)
     {
         var clock = Stopwatch.StartNew();
         var machine = DescribeMachine(device);
         var rows = new List<CaseResult>();
-        foreach (var pass in new[] { "fwd", "fwd+bwd" })
-            foreach (var c in cases)
+        foreach (var group in cases.GroupBy(c => c.Length).OrderBy(g => g.Key))
+        {
+            // Every (case, pass) of one length is measured round-robin, so drift in the machine's state (allocator,
+            // caches, other load) spreads over all cases alike; the first call of each is its warm-up and memory probe.
+            var runs = new List<(BenchCase Case, string Pass, Action Call, double First, double Peak, List<double> Samples, int Inner)>();
+            foreach (var c in group)
             {
                 var state = c.Setup?.Invoke(c.Length);
                 manual_seed(c.Length);
                 var inputs = new BenchInputs(randn(Cases.Batch, Cases.Heads, c.Length, Cases.HeadDim, device: device), randn(Cases.Batch, Cases.Heads, c.Length, Cases.HeadDim, device: device),
                                              randn(Cases.Batch, Cases.Heads, c.Length, Cases.HeadDim, device: device), randn(Cases.Batch, c.Length, Cases.Heads * Cases.HeadDim, device: device), state);
-                Action call = pass == "fwd" ? () => { using var _ = no_grad(); c.Run(inputs); } : () => Backward(c, inputs);
-                // The first call is the warm-up; a call over 2 s is not repeated (its one-time costs are noise at that
-                // size) and that first call is the measurement. Peak memory comes from the last timed call.
-                var (first, firstPeak) = Measure.TimeWithPeak(call);
-                int repeats = first > 2000 ? 1 : first > 300 ? 3 : first > 30 ? 5 : 9;
-                double ms = first, peakMiB = firstPeak;
-                if (repeats > 1)
+                foreach (var pass in new[] { "fwd", "fwd+bwd" })
                 {
-                    var times = new List<double>();
-                    for (int r = 0; r < repeats; r++) { var (t, m) = Measure.TimeWithPeak(call); times.Add(t); peakMiB = m; }
-                    ms = Measure.Median(times);
+                    Action call = pass == "fwd" ? () => { using var _ = no_grad(); c.Run(inputs); } : () => Backward(c, inputs);
+                    var (first, peak) = Measure.TimeWithPeak(call);
+                    int inner = first < 20 ? (int)Math.Min(20, Math.Ceiling(20 / Math.Max(first, 0.05))) : 1;   // ≥ ~20 ms per sample
+                    runs.Add((c, pass, call, first, peak, new List<double>(), inner));
                 }
-                double? peak = measureMemory && !double.IsNaN(peakMiB) ? peakMiB : null;
-                double? gflops = c.DenseFlops is { } f ? f * (pass == "fwd" ? 1 : 3) / (ms / 1000) / 1e9 : null;
-                rows.Add(new CaseResult(c.Name, c.Family, pass, c.Length, Math.Round(ms, 3), double.NaN, repeats, peak is { } p ? Math.Round(p, 1) : null,
-                                        gflops is { } g ? Math.Round(g, 2) : null, c.Note));
-                progress?.Invoke($"{pass,-8} L={c.Length,-5} {c.Name,-28} {ms,10:F2} ms");
-                if (state is IDisposable d) d.Dispose();
             }
+            for (int round = 0; round < Rounds; round++)
+                foreach (var run in runs)
+                {
+                    if (round > 0 && run.First > 2000) continue;
+                    run.Samples.Add(Enumerable.Range(0, run.Inner).Select(_ => Measure.Milliseconds(run.Call, repeats: 1, warmup: 0)).Average());
+                }
+            foreach (var run in runs)
+            {
+                double ms = Measure.Median(run.Samples);
+                double? gflops = run.Case.DenseFlops is { } f ? f * (run.Pass == "fwd" ? 1 : 3) / (ms / 1000) / 1e9 : null;
+                rows.Add(new CaseResult(run.Case.Name, run.Case.Family, run.Pass, run.Case.Length, Math.Round(ms, 3), double.NaN, run.Samples.Count * run.Inner,
+                                        measureMemory && !double.IsNaN(run.Peak) ? Math.Round(run.Peak, 1) : null, gflops is { } g ? Math.Round(g, 2) : null, run.Case.Note));
+                progress?.Invoke($"{run.Pass,-8} L={run.Case.Length,-5} {run.Case.Name,-28} {ms,10:F2} ms");
+            }
+        }
         var withRatios = rows.Select(r =>
         {
             var sdpa = rows.FirstOrDefault(x => x.Name == "sdpa" && x.Pass == r.Pass && x.L == r.L);
