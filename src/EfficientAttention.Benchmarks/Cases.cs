@@ -59,7 +59,7 @@ public static class Cases
                     double s = sparsity;
                     cases.Add(new($"sparsefinder-routed-{s:0.##}", "sparsefinder", l, i => RoutedEntmax.Attend(i.Q, i.K, i.V, (RoutedLayout)i.State!),
                                   length => RoutedLayout.FromGraph(Sparsefinder.RandomCausalGraph(length, Heads, s, seed: 1)))
-                        { Note = $"entmax over a predicted graph keeping {1 - s:P0} of causal pairs (layout built outside the timing)" });
+                        { Note = $"entmax over a predicted graph keeping {1 - s:P0} of causal pairs (layout built outside the timing; strategy Auto: {(Math.Ceiling((1 - s) * l / 2) * 32 <= l ? "gather" : "score rows")})" });
                 }
         }
         return cases;

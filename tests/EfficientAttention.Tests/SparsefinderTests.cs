@@ -50,14 +50,16 @@ public class SparsefinderTests
         var superset = gold.logical_or(extra).logical_and(valid);
         var layout = RoutedLayout.FromGraph(superset);
         Assert.True(layout.Width < 16, "the layout should be narrower than the full key length");
-        var routed = RoutedEntmax.Attend(q, k, v, layout);
-        T.Close(T.ToArray(dense), T.ToArray(routed), 1e-6, "routed vs dense output");
-
         var w = T.Randn(4, 2, 3, 16, 5);
-        Tensor[] Grads(Tensor output) => autograd.grad([(output * w).sum()], [q, k, v]).ToArray();
+        Tensor[] Grads(Tensor output) => autograd.grad([(output * w).sum()], [q, k, v], retain_graph: true).ToArray();
         var gd = Grads(dense);
-        var gr = Grads(RoutedEntmax.Attend(q, k, v, layout));
-        for (int i = 0; i < 3; i++) T.Close(T.ToArray(gd[i]), T.ToArray(gr[i]), 1e-6, $"gradient {"qkv"[i]}");
+        foreach (var strategy in new[] { RoutedStrategy.Gather, RoutedStrategy.ScoreRows })
+        {
+            var routed = RoutedEntmax.Attend(q, k, v, layout, strategy);
+            T.Close(T.ToArray(dense), T.ToArray(routed), 1e-6, $"{strategy}: routed vs dense output");
+            var gr = Grads(routed);
+            for (int i = 0; i < 3; i++) T.Close(T.ToArray(gd[i]), T.ToArray(gr[i]), 1e-6, $"{strategy}: gradient {"qkv"[i]}");
+        }
     }
 
     [Fact]
@@ -68,7 +70,10 @@ public class SparsefinderTests
         var v = T.Randn(13, 1, 2, 10, 3);
         var graph = rand(new long[] { 1, 2, 10, 10 }, ScalarType.Float64, generator: new Generator(5)).lt(0.4).logical_and(Causal(1, 2, 10));
         graph[0, 0, 3] = zeros(10, ScalarType.Bool);                                           // a query with no predicted key
-        var (output, p) = RoutedEntmax.AttendWithProbabilities(q, k, v, RoutedLayout.FromGraph(graph));
+        var (output, p) = RoutedEntmax.AttendWithProbabilities(q, k, v, RoutedLayout.FromGraph(graph), RoutedStrategy.Gather);
+        var (rowsOutput, rowsP) = RoutedEntmax.AttendWithProbabilities(q, k, v, RoutedLayout.FromGraph(graph), RoutedStrategy.ScoreRows);
+        T.Close(T.ToArray(output), T.ToArray(rowsOutput), 1e-12, "the two strategies agree");
+        T.Close(T.ToArray(p), T.ToArray(rowsP), 1e-12, "the two strategies agree on P");
         for (long h = 0; h < 2; h++)
         {
             var (expected, expectedP) = Reference.Attention(T.Slice(q, 0, h), T.Slice(k, 0, h), T.Slice(v, 0, h), Bools(graph, 0, h), Reference.Entmax15);
@@ -90,10 +95,15 @@ public class SparsefinderTests
         var graph = rand(new long[] { 1, 1, 6, 6 }, ScalarType.Float64, generator: new Generator(9)).lt(0.6).logical_and(Causal(1, 1, 6));
         graph[0, 0, 2] = zeros(6, ScalarType.Bool);
         var layout = RoutedLayout.FromGraph(graph);
-        var check = GradCheck.Check(x => RoutedEntmax.Attend(x, k, v, layout), T.Randn(23, 1, 1, 6, 3));
-        Assert.True(check.Passed, check.ToString());
-        var checkV = GradCheck.Check(x => RoutedEntmax.Attend(T.Randn(23, 1, 1, 6, 3), k, x, layout), v);
-        Assert.True(checkV.Passed, checkV.ToString());
+        foreach (var strategy in new[] { RoutedStrategy.Gather, RoutedStrategy.ScoreRows })
+        {
+            var check = GradCheck.Check(x => RoutedEntmax.Attend(x, k, v, layout, strategy), T.Randn(23, 1, 1, 6, 3));
+            Assert.True(check.Passed, $"{strategy} dq: {check}");
+            var checkK = GradCheck.Check(x => RoutedEntmax.Attend(T.Randn(23, 1, 1, 6, 3), x, v, layout, strategy), k);
+            Assert.True(checkK.Passed, $"{strategy} dk: {checkK}");
+            var checkV = GradCheck.Check(x => RoutedEntmax.Attend(T.Randn(23, 1, 1, 6, 3), k, x, layout, strategy), v);
+            Assert.True(checkV.Passed, $"{strategy} dv: {checkV}");
+        }
         var qg = T.Randn(23, 1, 1, 6, 3).requires_grad_(true);
         RoutedEntmax.Attend(qg, k, v, layout).sum().backward();
         Assert.False(qg.grad!.isnan().any().item<bool>());

@@ -35,9 +35,24 @@ public sealed record RoutedLayout(Tensor Indices, Tensor Present, long KeyLength
     }
 }
 
+/// <summary>How routed attention obtains the candidates' scores and applies their weights to the values.</summary>
+public enum RoutedStrategy
+{
+    /// <summary>Gather when the graph is very sparse (m ≤ L/32), otherwise <see cref="ScoreRows"/>.</summary>
+    Auto,
+    /// <summary>Gather each query's m keys and values (O(L·m·d) memory traffic, no L-long rows at all).</summary>
+    Gather,
+    /// <summary>
+    /// Score a chunk of queries against all keys with one matmul (BLAS speed), keep only the m candidates' scores, and
+    /// apply the weights by scattering them into the chunk's rows and one matmul with V. Entmax still runs on the m
+    /// candidates only; the L-long rows exist for one chunk at a time (O(c·L) memory), never as an L × L matrix.
+    /// </summary>
+    ScoreRows,
+}
+
 /// <summary>
-/// Routed 1.5-entmax attention: entmax over each query's predicted keys only. Scores are computed for the m gathered
-/// candidates of each query (chunked over queries to bound memory), never for the full L × L matrix. When Ĝ contains
+/// Routed 1.5-entmax attention: entmax over each query's predicted keys only, on a padded (B, H, L, m) layout of their
+/// scores (chunked over queries to bound memory), never on the full L × L matrix. When Ĝ contains
 /// a query's whole gold support the result equals dense entmax attention exactly (entmax is zero outside its support
 /// and its threshold depends only on the support); otherwise it is a valid distribution over Ĝ. A query with no
 /// predicted key outputs zeros (as a fully masked query does). Autograd flows through gather and entmax.
@@ -48,16 +63,17 @@ public static class RoutedEntmax
     public const long ChunkElements = 1L << 23;
 
     /// <summary>q (B, H, Lq, d), k (B, H, Lk, d), v (B, H, Lk, dᵥ) over <paramref name="layout"/> → (B, H, Lq, dᵥ).</summary>
-    public static Tensor Attend(Tensor q, Tensor k, Tensor v, RoutedLayout layout) => Run(q, k, v, layout, probabilities: false).Output;
+    public static Tensor Attend(Tensor q, Tensor k, Tensor v, RoutedLayout layout, RoutedStrategy strategy = RoutedStrategy.Auto)
+        => Run(q, k, v, layout, probabilities: false, strategy).Output;
 
     /// <summary>As <see cref="Attend"/>, also returning the probabilities scattered back to (B, H, Lq, Lk) for analysis.</summary>
-    public static (Tensor Output, Tensor Probabilities) AttendWithProbabilities(Tensor q, Tensor k, Tensor v, RoutedLayout layout)
+    public static (Tensor Output, Tensor Probabilities) AttendWithProbabilities(Tensor q, Tensor k, Tensor v, RoutedLayout layout, RoutedStrategy strategy = RoutedStrategy.Auto)
     {
-        var (output, p) = Run(q, k, v, layout, probabilities: true);
+        var (output, p) = Run(q, k, v, layout, probabilities: true, strategy);
         return (output, p!);
     }
 
-    private static (Tensor Output, Tensor? Probabilities) Run(Tensor q, Tensor k, Tensor v, RoutedLayout layout, bool probabilities)
+    private static (Tensor Output, Tensor? Probabilities) Run(Tensor q, Tensor k, Tensor v, RoutedLayout layout, bool probabilities, RoutedStrategy strategy)
     {
         var (batch, heads, lq, lk) = ScaledDotProductAttention.Check(q, k, v);
         if (layout is null) throw new ArgumentNullException(nameof(layout));
@@ -66,7 +82,8 @@ public static class RoutedEntmax
             throw new ArgumentException($"layout.Indices has shape {Guard.Shape(layout.Indices)} over {layout.KeyLength} keys; expected ({batch}, {heads}, {lq}, m) over {lk} keys.", nameof(layout));
         using var scope = NewDisposeScope();
         long m = layout.Width, d = q.shape[3], dv = v.shape[3];
-        long chunk = Math.Max(1, ChunkElements / (batch * heads * m * Math.Max(d, dv)));
+        bool gather = strategy == RoutedStrategy.Gather || (strategy == RoutedStrategy.Auto && m * 32 <= lk);
+        long chunk = Math.Max(1, ChunkElements / (batch * heads * (gather ? m * Math.Max(d, dv) : lk)));
         var indices = layout.Indices.to(q.device);
         var present = layout.Present.to(q.device);
         var scaled = q / Math.Sqrt(d);
@@ -75,12 +92,16 @@ public static class RoutedEntmax
         for (long start = 0; start < lq; start += chunk)
         {
             long end = Math.Min(lq, start + chunk);
-            var idx = indices.narrow(2, start, end - start);                                          // (B, H, c, m)
-            var keys = Gather(k, idx);                                                      // (B, H, c, m, d)
-            var scores = scaled.narrow(2, start, end - start).unsqueeze(-2).matmul(keys.transpose(-2, -1)).squeeze(-2);   // (B, H, c, m)
+            var idx = indices.narrow(2, start, end - start);                                 // (B, H, c, m)
+            var queries = scaled.narrow(2, start, end - start);                              // (B, H, c, d)
+            var scores = gather
+                ? queries.unsqueeze(-2).matmul(Gather(k, idx).transpose(-2, -1)).squeeze(-2)  // (B, H, c, m) from (B, H, c, m, d) keys
+                : queries.matmul(k.transpose(-2, -1)).gather(-1, idx);                        // (B, H, c, Lk) rows → their m candidates
             scores = scores.masked_fill(present.narrow(2, start, end - start).logical_not(), double.NegativeInfinity);
             var p = Normalizers.Entmax15(scores);                                            // zeros for a query with no candidate
-            outputs.Add(p.unsqueeze(-2).matmul(Gather(v, idx)).squeeze(-2));                 // (B, H, c, dᵥ)
+            outputs.Add(gather
+                ? p.unsqueeze(-2).matmul(Gather(v, idx)).squeeze(-2)                         // (B, H, c, dᵥ)
+                : zeros(new[] { batch, heads, end - start, lk }, p.dtype, p.device).scatter_add(-1, idx, p).matmul(v));
             if (probabilities) weights.Add(p);
         }
         var output = cat(outputs, 2).MoveToOuterDisposeScope();
