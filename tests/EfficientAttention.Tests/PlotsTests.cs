@@ -49,4 +49,15 @@ public class PlotsTests
         Assert.Contains("\"showscale\":false", html);
         Assert.Contains("\"showscale\":true", html);
     }
+
+    [Fact]
+    public void Line_charts_in_a_row_keep_one_colour_and_one_legend_entry_per_series()
+    {
+        var left = Plots.Lines("a", "x", "y", [new Series("sdpa", [1.0, 2], [1.0, 2]), new Series("combiner", [1.0, 2], [2.0, 3])]);
+        var right = Plots.Lines("b", "x", "y", [new Series("combiner", [1.0, 2], [5.0, 6]), new Series("sdpa", [1.0, 2], [3.0, 4])]);
+        var html = GenericChart.toChartHTML(Plots.Row(left, right)).Replace(" ", "");
+        Assert.Equal(2, html.Split("\"showlegend\":true").Length - 1);
+        Assert.Equal(2, html.Split("\"showlegend\":false").Length - 1);
+        Assert.Equal(4, html.Split("\"color\":\"#1f77b4\"").Length - 1);          // sdpa: line and marker, both panels
+    }
 }

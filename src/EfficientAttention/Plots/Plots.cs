@@ -68,7 +68,7 @@ public static class Plots
     /// </summary>
     public static GenericChart Row(params GenericChart[] charts)
     {
-        charts = ShareColourScale(charts);
+        charts = ShareLegend(ShareColourScale(charts));
         var titles = charts.Select(TitleOf).ToArray();
         var grid = Plotly.NET.Chart.Grid<string[], GenericChart[]>(1, charts.Length,
             Microsoft.FSharp.Core.FSharpOption<string[]>.Some(titles), null, null, null, null, null, null, null, null, null, null, null, null).Invoke(charts);
@@ -88,6 +88,36 @@ public static class Plots
             trace.SetProperty("zmin", lo);
             trace.SetProperty("zmax", hi);
             trace.SetProperty("showscale", index == charts.Length - 1);
+            return trace;
+        }), chart)).ToArray();
+    }
+
+    private static readonly string[] Palette =
+        ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+    /// <summary>
+    /// Line charts in one row: a series name keeps one colour in every panel and appears once in the legend (clicking
+    /// it toggles that series everywhere).
+    /// </summary>
+    private static GenericChart[] ShareLegend(GenericChart[] charts)
+    {
+        var names = charts.SelectMany(c => GenericChart.getTraces(c)).Where(t => t.type == "scatter")
+                          .Select(t => t.TryGetTypedPropertyValue<string>("name")?.Value).OfType<string>().Distinct().ToList();
+        if (charts.Length < 2 || names.Count == 0) return charts;
+        var shown = new HashSet<string>();
+        return charts.Select(chart => GenericChart.mapTrace(Microsoft.FSharp.Core.FSharpFunc<Trace, Trace>.FromConverter(trace =>
+        {
+            var name = trace.TryGetTypedPropertyValue<string>("name")?.Value;
+            if (trace.type != "scatter" || name is null) return trace;
+            var colour = Palette[names.IndexOf(name) % Palette.Length];
+            trace.SetProperty("legendgroup", name);
+            trace.SetProperty("showlegend", shown.Add(name));
+            foreach (var part in new[] { "line", "marker" })
+            {
+                var style = trace.TryGetPropertyValue(part)?.Value as DynamicObj.DynamicObj ?? new DynamicObj.DynamicObj();
+                style.SetProperty("color", colour);
+                trace.SetProperty(part, style);
+            }
             return trace;
         }), chart)).ToArray();
     }
