@@ -117,8 +117,9 @@ public static class CombinerVariants
     };
 
     /// <summary>
-    /// An L × L picture of a partition for one sequence: 2 where query i attends key j directly, 1 where it reaches j
-    /// through a region summary, 0 where it cannot reach j. Sparse masks have no 1s.
+    /// An L × L picture of a partition for one sequence: 2 where query i attends key j directly, 0.7 or 1.3 where it
+    /// reaches j through a region summary (alternating between a query's consecutive regions, so their boundaries
+    /// show), 0 where it cannot reach j. Sparse masks have only 0 and 2.
     /// </summary>
     public static double[][] SupportPicture(string name, int length, int blockSize, bool causal)
     {
@@ -139,7 +140,8 @@ public static class CombinerVariants
         for (int i = 0; i < length; i++)
         {
             var (direct, regions) = CombinerReference.Partition(i, length, options);
-            foreach (var r in regions) foreach (var j in r.Positions) picture[i][j] = 1;
+            for (int r = 0; r < regions.Count; r++)
+                foreach (var j in regions[r].Positions) picture[i][j] = r % 2 == 0 ? 0.7 : 1.3;
             foreach (var j in direct) picture[i][j] = 2;
         }
         return picture;
