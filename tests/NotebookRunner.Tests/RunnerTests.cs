@@ -155,19 +155,19 @@ public class RunnerTests
             var library = Path.GetRelativePath(dir, Path.Combine(AppContext.BaseDirectory, "EfficientAttention.dll"));
             var path = WriteIn(dir, "refs.ipynb",
                 ("code", $"#r \"{library}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\nusing EfficientAttention;\nusing static TorchSharp.torch;\nNormalizers.Sparsemax(tensor(new[] {{ 1.0, 0.5, -1.0 }})).data<double>().ToArray()"),
-                ("code", "#r \"nuget: MathNet.Numerics, 5.0.0\"\nMathNet.Numerics.SpecialFunctions.Factorial(4)"));
+                ("code", "#r \"nuget: Humanizer.Core, 2.14.1\"\nHumanizer.StringHumanizeExtensions.Humanize(\"PascalCaseInput\")"));
             var cache = Directory.CreateTempSubdirectory("nuget-cache").FullName;
             var env = new Dictionary<string, string> { ["NOTEBOOK_RUNNER_CACHE"] = cache };
             var result = RunWith(env, path);
             Assert.True(result.ExitCode == 0, result.Output);
-            var restored = Assert.Single(Directory.GetDirectories(cache));                // MathNet restored; TorchSharp reused
+            var restored = Assert.Single(Directory.GetDirectories(cache));                // Humanizer restored; TorchSharp reused
             Assert.True(File.Exists(Path.Combine(restored, ".complete")));
             var stamp = File.GetLastWriteTimeUtc(Path.Combine(restored, ".complete"));
             Assert.Equal(0, RunWith(env, path).ExitCode);
             Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(restored, ".complete")));   // second run: from the cache
             var cells = CodeCells(result.Executed("refs.ipynb"));
             Assert.Contains("0.75, 0.25, 0", Text(Outputs(cells[0])[0]["data"]!["text/html"]));
-            Assert.Equal("24", Text(Outputs(cells[1])[0]["data"]!["text/plain"]));
+            Assert.Equal("Pascal case input", Text(Outputs(cells[1])[0]["data"]!["text/plain"]));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
