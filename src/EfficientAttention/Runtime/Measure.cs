@@ -40,18 +40,7 @@ public static class Measure
     /// through /proc/self/clear_refs before the call. NaN where that is not available (Windows, macOS, containers that
     /// forbid it). CPU tensors only; the figure includes allocator slack.
     /// </summary>
-    public static double PeakMemoryMiB(Action action)
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        if (!OperatingSystem.IsLinux() || !TryReset()) { Scoped(action); return double.NaN; }
-        TrimHeap();                                                         // give freed heap back, so reuse cannot hide a peak
-        TryReset();
-        double before = Status("VmRSS:");
-        Scoped(action);
-        double peak = Status("VmHWM:");
-        return double.IsNaN(before) || double.IsNaN(peak) ? double.NaN : Math.Max(0, peak - before) / 1024;
-    }
+    public static double PeakMemoryMiB(Action action) => TimeWithPeak(action).PeakMiB;
 
     /// <summary>
     /// One timed call that also reports its peak memory (as <see cref="PeakMemoryMiB"/>, NaN where unavailable): for
