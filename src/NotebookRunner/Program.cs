@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using EfficientAttention;
 using NotebookRunner;
 using Spectre.Console;
 
@@ -44,10 +43,6 @@ run.SetAction(result =>
     }
     Directory.CreateDirectory(settings.OutputDirectory);
 
-    var nuget = new NuGetResolver();
-    Console.SetOut(new SinkWriter("stdout", () => ScriptHost.Current, stdout));
-    Console.SetError(new SinkWriter("stderr", () => ScriptHost.Current, stderr));
-
     var reports = new List<NotebookReport>();
     var clock = Stopwatch.StartNew();
     foreach (var file in files)
@@ -55,7 +50,7 @@ run.SetAction(result =>
         ui.MarkupLine($"[bold]▶ {Markup.Escape(file)}[/]");
         try
         {
-            reports.Add(NotebookExecutor.Run(file, settings, nuget, line => ui.MarkupLine($"  [grey]{Markup.Escape(line)}[/] [dim]({clock.Elapsed:mm\\:ss})[/]")));
+            reports.Add(NotebookExecutor.Run(file, settings, line => ui.MarkupLine($"  [grey]{Markup.Escape(line)}[/] [dim]({clock.Elapsed:mm\\:ss})[/]")));
         }
         catch (Exception e) when (e is NotebookFormatException or Parameters.ParameterException or FileNotFoundException)
         {
@@ -82,7 +77,7 @@ create.SetAction(result =>
     if (File.Exists(path)) { stderr.WriteLine($"error: {path} exists"); return 2; }
     var nb = Notebook.Create();
     nb.AddCell("markdown", "# Title\n");
-    nb.AddCell("code", "#r \"../src/EfficientAttention/bin/Release/net10.0/EfficientAttention.dll\"\nusing EfficientAttention;\n");
+    nb.AddCell("code", NotebookTemplate.SetupCell);
     nb.Save(path);
     stdout.WriteLine($"created {path}");
     return 0;

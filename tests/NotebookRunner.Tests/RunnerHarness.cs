@@ -28,6 +28,15 @@ internal static class RunnerHarness
         return null;
     }
 
+    /// <summary>The notebook-support project's output (library, TorchSharp, Plotly.NET), built in this test's configuration.</summary>
+    public static readonly string SupportDirectory = Path.Combine(RepoRoot, "src", "EfficientAttention.Notebooks", "bin",
+        new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0");
+
+    /// <summary>The first cell of a course notebook, with absolute paths to <see cref="SupportDirectory"/>.</summary>
+    public static string SetupCell => string.Concat(new[] { "TorchSharp", "EfficientAttention", "Plotly.NET", "EfficientAttention.Notebooks" }
+        .Select(a => $"#r \"{Path.Combine(SupportDirectory, a + ".dll")}\"\n"))
+        + "using EfficientAttention;\nusing EfficientAttention.Notebooks;\nusing static TorchSharp.torch;\nNotebookSession.Start();";
+
     /// <summary>The runner built beside this test assembly (the project reference copies it here).</summary>
     private static string RunnerDll => Path.Combine(AppContext.BaseDirectory, "NotebookRunner.dll");
 

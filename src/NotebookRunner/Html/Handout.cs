@@ -114,9 +114,8 @@ public static partial class Handout
     public static string PlotlyJs()
     {
         if (plotlyJs is not null) return plotlyJs;
-        var assembly = typeof(Plotly.NET.GenericChart).Assembly;
-        var resource = assembly.GetManifestResourceNames().Single(n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal));
-        using var reader = new StreamReader(assembly.GetManifestResourceStream(resource)!);
-        return plotlyJs = reader.ReadToEnd().Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
+        var dll = Path.Combine(AppContext.BaseDirectory, "assets", "Plotly.NET.dll");
+        return plotlyJs = EmbeddedResource.ReadText(dll, n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal))
+            .Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
     }
 }

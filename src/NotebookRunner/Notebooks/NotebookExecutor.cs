@@ -16,7 +16,7 @@ public sealed record NotebookReport(string Notebook, string OutputPath, int Code
 /// <summary>Executes one notebook's C# cells in order in a fresh kernel and writes the executed copy (and handout).</summary>
 public static class NotebookExecutor
 {
-    public static NotebookReport Run(string path, RunSettings settings, NuGetResolver nuget, Action<string>? progress = null)
+    public static NotebookReport Run(string path, RunSettings settings, Action<string>? progress = null)
     {
         var name = Path.GetFileName(path);
         var clock = Stopwatch.StartNew();
@@ -26,14 +26,16 @@ public static class NotebookExecutor
         var defaultKernel = CellKernels.DefaultOf(notebook);
         // A fresh kernel's formatting state: what an earlier notebook registered or reset does not leak into this one.
         Microsoft.DotNet.Interactive.Formatting.Formatter.ResetToDefault();
-        ChartFormatter.Register();
-        KernelFormatters.Register();
-        EfficientAttention.TrainingProgress.CapturedOutput = true;
 
         int executed = 0, failed = 0, codeCells = 0;
         string? firstError = null;
         bool stopped = false;
-        using var kernel = new CSharpKernel(Path.GetDirectoryName(Path.GetFullPath(path))!, nuget);
+        // As under Jupyter, the kernel's working directory is the notebook's folder (relative #r paths, results/…).
+        var previousDirectory = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        using var kernel = new NotebookKernel();
+        try
+        {
         var cells = notebook.CellObjects.ToList();
         for (int i = 0; i < cells.Count; i++)
         {
@@ -48,7 +50,7 @@ public static class NotebookExecutor
             var cellClock = Stopwatch.StartNew();
             progress?.Invoke($"{name}: cell {i + 1}/{cells.Count}");
             CellFailure? failure = kernelName == "csharp"
-                ? kernel.Execute(Notebook.Source(cell), $"cell-{i + 1}", executed + 1, sink, settings.CellTimeout)
+                ? kernel.Execute(Notebook.Source(cell), executed + 1, sink, settings.CellTimeout)
                 : new CellFailure("UnsupportedKernel", $"this cell is for the '{kernelName}' kernel; the runner executes C# cells (and keeps markdown)", null);
             executed++;
             cell["execution_count"] = executed;
@@ -63,6 +65,8 @@ public static class NotebookExecutor
             cell["outputs"] = sink.Outputs;
             progress?.Invoke($"{name}: cell {i + 1}/{cells.Count} {(failure is null ? "ok" : "FAILED")} in {cellClock.Elapsed.TotalSeconds:F1} s");
         }
+        }
+        finally { Environment.CurrentDirectory = previousDirectory; }
 
         if (settings.PngBrowser is { } browser)
             progress?.Invoke($"{name}: {ChartImages.Attach(notebook, browser)} chart(s) rendered to PNG");

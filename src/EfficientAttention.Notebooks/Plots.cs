@@ -1,10 +1,11 @@
 using Plotly.NET;
 using Plotly.NET.CSharp;
 using TorchSharp;
+using EfficientAttention;
 using static TorchSharp.torch;
 using Chart = Plotly.NET.CSharp.Chart;
 
-namespace EfficientAttention;
+namespace EfficientAttention.Notebooks;
 
 /// <summary>One line of a line chart.</summary>
 /// <remarks><paramref name="Dashed"/> draws the line dashed, to set one group of series (e.g. baselines) apart.</remarks>
@@ -33,7 +34,7 @@ public static class Plots
     /// <summary>A heatmap of a 2-D tensor.</summary>
     public static GenericChart Heatmap(Tensor matrix, string title, string xTitle, string yTitle, IReadOnlyList<string>? x = null, IReadOnlyList<string>? y = null)
     {
-        if (matrix.dim() != 2) throw new ArgumentException($"matrix has shape {Guard.Shape(matrix)}; expected rank 2.", nameof(matrix));
+        if (matrix.dim() != 2) throw new ArgumentException($"matrix has shape ({string.Join(", ", matrix.shape)}); expected rank 2.", nameof(matrix));
         return Heatmap(Rows(matrix), title, xTitle, yTitle, x, y);
     }
 

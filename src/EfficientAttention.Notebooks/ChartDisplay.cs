@@ -1,0 +1,52 @@
+using System.Text.RegularExpressions;
+using Microsoft.DotNet.Interactive.Formatting;
+using Plotly.NET;
+
+namespace EfficientAttention.Notebooks;
+
+/// <summary>
+/// How a Plotly.NET chart displays in a notebook: <c>text/html</c> holding a div and a script that calls
+/// <c>Plotly.newPlot</c> — at once where the page already has plotly.js (handouts inline it), otherwise after loading
+/// it from its CDN (a live notebook). Registered by <see cref="NotebookSession.Start"/>; it stands in for the
+/// Plotly.NET.Interactive extension, which cannot load in the kernel (it needs a newer FSharp.Core than the kernel's)
+/// and whose output could not carry a static picture for viewers that run no scripts.
+/// </summary>
+public static partial class ChartDisplay
+{
+    /// <summary>The plotly.js that Plotly.NET 6.0.0 embeds and references.</summary>
+    public const string PlotlyVersion = "2.28.0";
+    public const string CdnUrl = "https://cdn.plot.ly/plotly-" + PlotlyVersion + ".min.js";
+
+    /// <summary>Marks a chart's static picture; the chart's script removes it once plotly has drawn.</summary>
+    public const string FallbackClass = "ea-chart-fallback";
+
+    /// <summary>What a chart's text/plain says (Plotly.NET's own is a dump of its object graph).</summary>
+    public const string PlainText = "[interactive plotly chart: open the notebook in a viewer that runs scripts, or its HTML handout]";
+
+    public static void Register()
+    {
+        Formatter.Register<GenericChart>((chart, writer) => writer.Write(Html(chart)), HtmlFormatter.MimeType);
+        Formatter.Register<GenericChart>((_, writer) => writer.Write(PlainText), PlainTextFormatter.MimeType);
+        Formatter.SetPreferredMimeTypesFor(typeof(GenericChart), HtmlFormatter.MimeType, PlainTextFormatter.MimeType);
+    }
+
+    /// <summary>
+    /// Plotly.NET's chart HTML with its final render call made to wait for plotly.js, and to remove the chart's static
+    /// picture (a sibling element of class <see cref="FallbackClass"/>, added when a notebook is saved with pictures)
+    /// once the chart is drawn.
+    /// </summary>
+    public static string Html(GenericChart chart) => RenderCall().Replace(GenericChart.toChartHTML(chart), m =>
+    {
+        var render = m.Groups[1].Value;
+        var div = m.Groups[1].Value["renderPlotly_".Length..];
+        return $$"""
+
+            var {{render}}_done = function() { {{render}}(); var d = document.getElementById('{{div}}'); var f = d && d.parentElement && d.parentElement.querySelector('.{{FallbackClass}}'); if (f) f.remove(); };
+            if (typeof Plotly !== 'undefined') { {{render}}_done(); } else { var s = document.createElement('script'); s.src = '{{CdnUrl}}'; s.onload = {{render}}_done; document.head.appendChild(s); }
+
+            """;
+    });
+
+    [GeneratedRegex(@"\n(renderPlotly_\w+)\(\);\s*\n")]
+    private static partial Regex RenderCall();
+}
