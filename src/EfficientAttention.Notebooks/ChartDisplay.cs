@@ -33,16 +33,31 @@ public static partial class ChartDisplay
     /// <summary>
     /// Plotly.NET's chart HTML with its final render call made to wait for plotly.js, and to remove the chart's static
     /// picture (a sibling element of class <see cref="FallbackClass"/>, added when a notebook is saved with pictures)
-    /// once the chart is drawn.
+    /// once the chart is drawn. plotly.js comes from the page (handouts inline it), else from its CDN — through
+    /// require.js where the page has it (Jupyter Notebook: plotly.js then registers as an AMD module, not a global),
+    /// else by a script element (VS Code, JupyterLab).
     /// </summary>
     public static string Html(GenericChart chart) => RenderCall().Replace(GenericChart.toChartHTML(chart), m =>
     {
         var render = m.Groups[1].Value;
-        var div = m.Groups[1].Value["renderPlotly_".Length..];
+        var div = render["renderPlotly_".Length..];
+        var cdn = CdnUrl[..^".js".Length];
         return $$"""
 
-            var {{render}}_done = function() { {{render}}(); var d = document.getElementById('{{div}}'); var f = d && d.parentElement && d.parentElement.querySelector('.{{FallbackClass}}'); if (f) f.remove(); };
-            if (typeof Plotly !== 'undefined') { {{render}}_done(); } else { var s = document.createElement('script'); s.src = '{{CdnUrl}}'; s.onload = {{render}}_done; document.head.appendChild(s); }
+            var {{render}}_draw = function(p) {
+                if (p && typeof window.Plotly === 'undefined') window.Plotly = p;
+                {{render}}();
+                var d = document.getElementById('{{div}}'), f = d && d.parentElement && d.parentElement.querySelector('.{{FallbackClass}}');
+                if (f) f.remove();
+            };
+            if (typeof window.Plotly !== 'undefined') { {{render}}_draw(window.Plotly); }
+            else if (typeof window.requirejs === 'function' && typeof window.define === 'function' && window.define.amd) {
+                window.requirejs.config({ paths: { 'plotly-{{PlotlyVersion}}': '{{cdn}}' } });
+                window.requirejs(['plotly-{{PlotlyVersion}}'], {{render}}_draw);
+            } else {
+                var s = document.createElement('script'); s.src = '{{CdnUrl}}';
+                s.onload = function() { {{render}}_draw(window.Plotly); }; document.head.appendChild(s);
+            }
 
             """;
     });

@@ -98,5 +98,23 @@ attach.SetAction(result =>
     return 0;
 });
 
-var root = new RootCommand("Headless runner for the efficient-attention notebooks (Polyglot / .NET Interactive C# format)") { run, create, attach };
+var toolPath = new Option<string>("--tool-path") { Description = "folder for the kernel tool", DefaultValueFactory = _ => Path.Combine(".tools", "dotnet-interactive") };
+var jupyterData = new Option<string>("--jupyter-data") { Description = "Jupyter data folder for the kernelspec (default: $JUPYTER_DATA_DIR or the user's)" };
+var install = new Command("install", $"Install the kernel tool {KernelSpec.ToolPackage} {KernelSpec.ToolVersion} and the \".NET (C#)\" Jupyter kernelspec (HTTP API on loopback only)") { toolPath, jupyterData };
+install.SetAction(result =>
+{
+    try
+    {
+        KernelSpec.Install(result.GetValue(toolPath)!, result.GetValue(jupyterData) ?? KernelSpec.DefaultDataDirectory(), stdout);
+        return 0;
+    }
+    catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+    {
+        stderr.WriteLine($"error: {e.Message}");
+        return 1;
+    }
+});
+var kernel = new Command("kernel", "The .NET Interactive kernel for Jupyter, VS Code and Codespaces") { install };
+
+var root = new RootCommand("Headless runner for the efficient-attention notebooks (Polyglot / .NET Interactive C# format)") { run, create, attach, kernel };
 return root.Parse(args).Invoke();

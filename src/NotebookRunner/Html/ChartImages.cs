@@ -5,9 +5,11 @@ using System.Text.RegularExpressions;
 namespace NotebookRunner;
 
 /// <summary>
-/// Optional static copies of charts: each Plotly chart output also gets an <c>image/png</c>, rendered by headless
-/// Chromium from a page with plotly.js inlined, so the notebook shows its figures where scripts do not run (GitHub,
-/// some viewers). Needs a Chromium or Chrome binary on PATH; without one the runner says so and skips it.
+/// Static copies of charts, rendered by headless Chromium from a page with plotly.js inlined, so a notebook shows its
+/// figures where scripts do not run (GitHub, an untrusted or offline Jupyter). Each chart output gets the picture twice:
+/// as an <c>&lt;img class="ea-chart-fallback"&gt;</c> inside its <c>text/html</c> — what viewers that prefer HTML show,
+/// and what the chart's script removes once plotly has drawn — and as <c>image/png</c> for viewers that skip HTML.
+/// Needs a Chromium or Chrome binary on PATH; without one the runner says so and skips it.
 /// </summary>
 public static partial class ChartImages
 {
@@ -25,10 +27,32 @@ public static partial class ChartImages
             if (output["data"] is not JsonObject data || data["text/html"] is not { } html) continue;
             var text = string.Concat((html as JsonArray ?? []).Select(l => l?.GetValue<string>()));
             if (!text.Contains("Plotly.newPlot", StringComparison.Ordinal)) continue;
-            if (Render(text, browser) is { } png) { data["image/png"] = Convert.ToBase64String(png); rendered++; }
+            text = Fallback().Replace(text, "");
+            if (Render(text, browser) is not { } png) continue;
+            var base64 = Convert.ToBase64String(png);
+            data["image/png"] = base64;
+            data["text/html"] = Notebook.Lines(WithFallback(text, base64));
+            rendered++;
         }
         return rendered;
     }
+
+    /// <summary>The class of a chart's static picture; EfficientAttention.Notebooks.ChartDisplay's script removes it once drawn.</summary>
+    public const string FallbackClass = "ea-chart-fallback";
+
+    /// <summary>The chart's HTML with its picture right after the div plotly draws into (inside the same parent).</summary>
+    public static string WithFallback(string chartHtml, string pngBase64)
+    {
+        var img = $"<img class=\"{FallbackClass}\" alt=\"the chart as a static picture (the interactive chart replaces it where scripts run)\" " +
+                  $"style=\"max-width:100%\" src=\"data:image/png;base64,{pngBase64}\"/>";
+        var div = ChartDiv().Match(chartHtml);
+        return div.Success ? chartHtml.Insert(div.Index + div.Length, img) : img + chartHtml;
+    }
+
+    [GeneratedRegex(@"<img class=""ea-chart-fallback""[^>]*/>")]
+    private static partial Regex Fallback();
+    [GeneratedRegex(@"<div id=""[^""]+""><!-- Plotly chart will be drawn inside this DIV --></div>")]
+    private static partial Regex ChartDiv();
 
     /// <summary>A PNG of one chart's HTML, sized from its layout (width/height), or null if the browser failed.</summary>
     public static byte[]? Render(string chartHtml, string browser)

@@ -8,9 +8,9 @@ using Markdig;
 namespace NotebookRunner;
 
 /// <summary>
-/// An executed notebook as one self-contained HTML page: markdown through Markdig (math kept as readable TeX in
-/// <c>.math</c> spans), code and outputs in order, and plotly.js (from the Plotly.NET package) inlined once when a
-/// chart is present, so charts work offline.
+/// An executed notebook as one self-contained HTML page: markdown through Markdig, its math typeset by KaTeX (inlined
+/// once per page, MathML output: no font files), code and outputs in order (long lines scroll), and plotly.js (from
+/// the Plotly.NET package) inlined once when a chart is present — so the page works offline.
 /// </summary>
 public static partial class Handout
 {
@@ -46,6 +46,7 @@ public static partial class Handout
         }
         var content = CdnScript().Replace(body.ToString(), "");
         bool charts = content.Contains("Plotly.newPlot", StringComparison.Ordinal);
+        bool math = content.Contains("class=\"math\"", StringComparison.Ordinal);
         return $$"""
             <!DOCTYPE html>
             <html lang="en">
@@ -55,7 +56,9 @@ public static partial class Handout
             <title>{{WebUtility.HtmlEncode(title)}}</title>
             <style>
             body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; color: #1b1b1b; }
-            pre { overflow-x: auto; padding: .6rem .8rem; border-radius: 4px; }
+            pre { overflow-x: auto; padding: .6rem .8rem; border-radius: 4px; white-space: pre; max-width: 100%; box-sizing: border-box; }
+            section, .output { min-width: 0; max-width: 100%; }
+            math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; }
             .source { background: #f5f6f8; border-left: 3px solid #5b7fbf; }
             .prompt { color: #888; font: .8rem monospace; }
             .output { margin: .3rem 0 1rem 0; overflow-x: auto; }
@@ -71,6 +74,7 @@ public static partial class Handout
             <main>
             {{content}}
             </main>
+            {{(math ? MathScript() : "")}}
             </body>
             </html>
             """;
@@ -107,6 +111,37 @@ public static partial class Handout
 
     [GeneratedRegex(@"<script[^>]*src=""https://cdn\.plot\.ly/[^""]+""[^>]*>\s*</script>")]
     private static partial Regex CdnScript();
+
+    private static string? mathScript;
+
+    /// <summary>
+    /// KaTeX and its auto-render extension (embedded at build time, see build/KaTeX.targets), typesetting the page's
+    /// \( … \) and \[ … \] (what Markdig writes for $…$ and $$…$$) as MathML; empty if the build had no KaTeX.
+    /// </summary>
+    public static string MathScript()
+    {
+        if (mathScript is not null) return mathScript;
+        var assembly = typeof(Handout).Assembly;
+        string? Read(string name)
+        {
+            using var stream = assembly.GetManifestResourceStream(name);
+            return stream is null ? null : new StreamReader(stream).ReadToEnd().Replace("</script", "<\\/script", StringComparison.OrdinalIgnoreCase);
+        }
+        var (katex, autoRender) = (Read("katex.min.js"), Read("katex-auto-render.min.js"));
+        if (katex is null || autoRender is null)
+        {
+            Console.Error.WriteLine("warning: this runner was built without KaTeX (no network at build time); handouts show TeX as text");
+            return mathScript = "";
+        }
+        return mathScript = $$"""
+            <script>{{katex}}</script>
+            <script>{{autoRender}}</script>
+            <script>
+            renderMathInElement(document.body, { output: "mathml", throwOnError: false, delimiters: [
+              { left: "\\[", right: "\\]", display: true }, { left: "$$", right: "$$", display: true }, { left: "\\(", right: "\\)", display: false } ] });
+            </script>
+            """;
+    }
 
     private static string? plotlyJs;
 

@@ -1,7 +1,8 @@
 using EfficientAttention;
+using EfficientAttention.Notebooks;
 using Plotly.NET;
 
-namespace EfficientAttention.Tests;
+namespace EfficientAttention.Notebooks.Tests;
 
 public class PlotsTests
 {

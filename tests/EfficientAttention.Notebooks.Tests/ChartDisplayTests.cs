@@ -1,0 +1,34 @@
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.DotNet.Interactive.Formatting;
+
+namespace EfficientAttention.Notebooks.Tests;
+
+public class ChartDisplayTests
+{
+    private static Plotly.NET.GenericChart Chart() => Plots.Bars("a chart", "x", "y", ["a", "b"], [1.0, 2.0]);
+
+    [Fact]
+    public void A_chart_displays_as_html_that_draws_once_plotly_is_there_and_then_drops_its_picture()
+    {
+        NotebookSession.Start();
+        var html = Chart().ToDisplayString(HtmlFormatter.MimeType);
+        Assert.Contains("Plotly.newPlot", html);
+        Assert.Contains($"s.src = '{ChartDisplay.CdnUrl}'", html);                     // a live notebook loads plotly.js
+        Assert.Contains("window.requirejs(['plotly-", html);                              // Jupyter Notebook: through require.js
+        Assert.Contains("if (typeof window.Plotly !== 'undefined')", html);                   // a handout has it inlined
+        Assert.Contains($".querySelector('.{ChartDisplay.FallbackClass}')", html);      // the static picture goes once drawn
+        Assert.DoesNotMatch(@"\nrenderPlotly_\w+\(\);", html);                          // no unconditional call is left
+        Assert.Equal(ChartDisplay.PlainText, Chart().ToDisplayString(PlainTextFormatter.MimeType));
+        Assert.Equal([HtmlFormatter.MimeType, PlainTextFormatter.MimeType], Formatter.GetPreferredMimeTypesFor(typeof(Plotly.NET.GenericChart)));
+    }
+
+    [Fact]
+    public void FSharp_core_requests_of_any_version_bind_to_the_loaded_one()
+    {
+        var loaded = typeof(Microsoft.FSharp.Core.FSharpOption<int>).Assembly;
+        var newer = new AssemblyName($"FSharp.Core, Version={loaded.GetName().Version!.Major}.{loaded.GetName().Version!.Minor + 5}.0.0, Culture=neutral, PublicKeyToken=b03f5f7f11d50a3a");
+        Assert.Same(loaded, NotebookSession.BindFSharpCore(AssemblyLoadContext.Default, newer));
+        Assert.Null(NotebookSession.BindFSharpCore(AssemblyLoadContext.Default, new AssemblyName("Something.Else, Version=1.0.0.0")));
+    }
+}

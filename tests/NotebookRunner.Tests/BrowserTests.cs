@@ -1,0 +1,141 @@
+using System.Text.Json.Nodes;
+using Ganss.Xss;
+using Microsoft.Playwright;
+
+namespace NotebookRunner.Tests;
+
+/// <summary>
+/// Runs where .ci/run has set up Jupyter Notebook, the .NET kernel and Chromium (it sets NOTEBOOKS_JUPYTER_DATA to the
+/// Jupyter data folder holding the kernelspec); elsewhere skipped with the reason.
+/// </summary>
+public sealed class BrowserFactAttribute : FactAttribute
+{
+    public static readonly string? JupyterData = Environment.GetEnvironmentVariable("NOTEBOOKS_JUPYTER_DATA");
+
+    public BrowserFactAttribute()
+    {
+        if (string.IsNullOrEmpty(JupyterData))
+            Skip = "needs Jupyter Notebook, the .NET kernel and Chromium; .ci/run installs them and sets NOTEBOOKS_JUPYTER_DATA";
+    }
+}
+
+/// <summary>Notebook 00 in a real browser, in Debian's Jupyter Notebook with the .NET kernel, offline.</summary>
+public class BrowserTests
+{
+    private const string Notebook00 = "00-attention-basics.ipynb";
+    private static readonly string CommittedNotebook = Path.Combine(RunnerHarness.RepoRoot, "notebooks", Notebook00);
+
+    /// <summary>Where screenshots go: $NOTEBOOKS_BROWSER_ARTIFACTS, else TestResults/browser beside the test assembly.</summary>
+    private static string Artifacts => Directory.CreateDirectory(Environment.GetEnvironmentVariable("NOTEBOOKS_BROWSER_ARTIFACTS") is { Length: > 0 } a
+        ? a : Path.Combine(AppContext.BaseDirectory, "TestResults", "browser")).FullName;
+
+    private static string PlotlyJs() => EmbeddedResource.ReadText(Path.Combine(RunnerHarness.SupportDirectory, "Plotly.NET.dll"),
+        n => n.StartsWith("Plotly.NET.plotly-", StringComparison.Ordinal) && n.EndsWith(".min.js", StringComparison.Ordinal));
+
+    [Fact]
+    public void Committed_charts_keep_their_picture_where_html_is_sanitised_and_scripts_do_not_run()
+    {
+        // As GitHub-like viewers show HTML outputs: scripts and event handlers removed, data: images kept.
+        var sanitizer = new HtmlSanitizer();
+        sanitizer.AllowedSchemes.Add("data");
+        sanitizer.AllowedAttributes.Add("class");
+        var nb = JsonNode.Parse(File.ReadAllText(CommittedNotebook))!;
+        int charts = 0;
+        foreach (var output in nb["cells"]!.AsArray().SelectMany(c => c!["outputs"]?.AsArray() ?? []))
+        {
+            var html = RunnerHarness.Text(output!["data"]?["text/html"]);
+            if (!html.Contains("Plotly.newPlot", StringComparison.Ordinal)) continue;
+            charts++;
+            var shown = sanitizer.Sanitize(html);
+            Assert.DoesNotContain("<script", shown);
+            var src = System.Text.RegularExpressions.Regex.Match(shown, "<img[^>]*class=\"ea-chart-fallback\"[^>]*src=\"data:image/png;base64,([^\"]+)\"");
+            Assert.True(src.Success, $"chart {charts} of {Notebook00} shows nothing without scripts");
+            var png = Convert.FromBase64String(src.Groups[1].Value);
+            Assert.Equal("\x89PNG"u8.ToArray(), png[..4]);
+            Assert.True(png.Length > 5_000, $"chart {charts}: a {png.Length}-byte picture is too small to be the chart");
+        }
+        Assert.True(charts >= 3, $"{Notebook00} has only {charts} chart outputs");
+    }
+
+    [BrowserFact]
+    public async Task Notebook_00_runs_in_Jupyter_Notebook_draws_its_charts_offline_and_listens_on_loopback_only()
+    {
+        var root = Directory.CreateTempSubdirectory("browser-test").FullName;
+        try
+        {
+            var notebooks = Directory.CreateDirectory(Path.Combine(root, "notebooks")).FullName;
+            Directory.CreateSymbolicLink(Path.Combine(root, "src"), Path.Combine(RunnerHarness.RepoRoot, "src"));   // for #r "../src/…"
+            File.Copy(CommittedNotebook, Path.Combine(notebooks, "committed.ipynb"));
+            var quick = Notebook.Load(CommittedNotebook);
+            Parameters.Inject(quick, new Dictionary<string, string> { ["Quick"] = "true" }, Notebook00);
+            quick.Save(Path.Combine(notebooks, "quick.ipynb"));
+
+            using var server = new JupyterServer(root, BrowserFactAttribute.JupyterData!);
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new()
+            {
+                ExecutablePath = ChartImages.FindBrowser() ?? "/usr/bin/chromium", Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            });
+            var blocked = new List<string>();
+            var plotly = PlotlyJs();
+            async Task<IPage> Open(string name, bool serveCdn)
+            {
+                var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 } });
+                // No CDN is reachable: plotly.js is served from the Plotly.NET package when asked for; anything else off-machine is refused.
+                await page.RouteAsync("**/*", async route =>
+                {
+                    var url = new Uri(route.Request.Url);
+                    if (url.Host is "127.0.0.1" or "localhost") await route.ContinueAsync();
+                    else if (serveCdn && url.Host == "cdn.plot.ly") await route.FulfillAsync(new() { Status = 200, ContentType = "application/javascript", Body = plotly });
+                    else { lock (blocked) blocked.Add(url.ToString()); await route.AbortAsync(); }
+                });
+                await page.GotoAsync(server.Url($"notebooks/notebooks/{name}"));
+                await page.WaitForFunctionAsync("() => window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected()",
+                    null, new() { Timeout = 180_000, PollingInterval = 500 });
+                return page;
+            }
+
+            // 1. The committed notebook, untrusted and offline: every chart output shows its static picture.
+            var committed = await Open("committed.ipynb", serveCdn: false);
+            var pictures = await committed.EvaluateAsync<int>("() => [...document.querySelectorAll('.output_html img.ea-chart-fallback')].filter(i => i.complete && i.naturalWidth > 100).length");
+            await committed.ScreenshotAsync(new() { Path = Path.Combine(Artifacts, "notebook-00-committed-untrusted.png"), FullPage = true });
+            Assert.True(pictures >= 3, $"the committed notebook shows {pictures} chart pictures in Jupyter Notebook (untrusted, offline)");
+            await committed.CloseAsync();
+
+            // 2. Quick parameters, Cell → Run All through the UI.
+            var page = await Open("quick.ipynb", serveCdn: true);
+            await page.ClickAsync("#celllink");
+            await page.ClickAsync("#run_all_cells");
+            await page.WaitForFunctionAsync("""
+                () => document.querySelector('.output_error') !== null
+                   || Jupyter.notebook.get_cells().filter(c => c.cell_type === 'code').every(c => typeof c.input_prompt_number === 'number')
+                """, null, new() { Timeout = 600_000, PollingInterval = 1_000 });
+            var listeners = ListeningSockets.Of(server.ProcessId);                    // while server and kernel run
+            await page.WaitForTimeoutAsync(3_000);                                   // let the last charts draw
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Artifacts, "notebook-00-run-all.png"), FullPage = true });
+            Console.WriteLine($"browser test: screenshots in {Artifacts}");
+
+            var errors = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('.output_error, .output_stderr')].map(e => e.innerText).filter(t => /error/i.test(t))");
+            Assert.True(errors.Length == 0, "error output in the browser: " + string.Join("\n", errors));
+            var expected = await page.EvaluateAsync<int>("() => Jupyter.notebook.get_cells().flatMap(c => c.output_area ? c.output_area.outputs : []).filter(o => o.data && String(o.data['text/html'] || '').includes('Plotly.newPlot')).length");
+            var drawn = await page.EvaluateAsync<int>("() => document.querySelectorAll('.output_html .js-plotly-plot svg.main-svg').length > 0 ? document.querySelectorAll('.output_html .js-plotly-plot').length : 0");
+            var leftPictures = await page.EvaluateAsync<int>("() => document.querySelectorAll('.output_html img.ea-chart-fallback').length");
+            Assert.True(expected >= 3, $"the run produced only {expected} chart outputs");
+            Assert.Equal(expected, drawn);                                              // plotly drew every chart (SVG present)
+            Assert.Equal(0, leftPictures);                                              // fresh outputs carry no pictures
+            Assert.DoesNotContain(blocked, u => u.Contains("plot.ly", StringComparison.Ordinal));
+
+            // 3. Nothing the run opened listens beyond loopback (server, kernel, its HTTP API).
+            Assert.NotEmpty(listeners);
+            Assert.True(listeners.All(l => ListeningSockets.IsLoopback(l.Address)),
+                "listening beyond loopback: " + string.Join(", ", listeners.Where(l => !ListeningSockets.IsLoopback(l.Address)).Select(l => $"{l.Address}:{l.Port} (pid {l.Pid})")));
+            Assert.Contains(listeners, l => l.Pid != server.ProcessId);                  // the kernel's own sockets were seen
+        }
+        finally
+        {
+            foreach (var link in new[] { Path.Combine(root, "src") }) if (Directory.Exists(link)) Directory.Delete(link);   // the link, not its target
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
