@@ -6,7 +6,8 @@ namespace EfficientAttention.Notebooks;
 
 /// <summary>
 /// The first call of every notebook: <c>NotebookSession.Start()</c> makes TorchSharp load (the library's patched
-/// native shim), lets Plotly.NET load in the .NET Interactive kernel and registers how charts display.
+/// native shim), lets Plotly.NET load in the .NET Interactive kernel, registers how charts display, and keeps the
+/// kernel from repeating a harmless compiler warning about TorchSharp (see <see cref="QuietAssemblyUnificationWarnings"/>).
 /// </summary>
 /// <remarks>
 /// The kernel (dotnet-interactive 1.0.712001) ships FSharp.Core 10.0, while Plotly.NET 6.0.0 references FSharp.Core
@@ -28,7 +29,28 @@ public static class NotebookSession
     public static void Start()
     {
         TorchRuntime.EnsureLoaded();
-        if (Interlocked.Exchange(ref started, 1) == 0) ChartDisplay.Register();
+        ChartDisplay.Register();                 // again after a kernel's formatter reset: registering twice is harmless
+        if (Interlocked.Exchange(ref started, 1) == 0) QuietAssemblyUnificationWarnings();
+    }
+
+    /// <summary>
+    /// TorchSharp 0.107 is compiled against .NET 8's System.Runtime.Numerics; the kernel compiles cells against .NET 10's,
+    /// and every cell that binds a TorchSharp overload involving it prints "warning CS1701: Assuming assembly reference …
+    /// matches identity …" to standard error (an SDK build suppresses CS1701/CS1702 with NoWarn; the kernel offers no
+    /// such option). Where the running kernel is .NET Interactive's C# kernel, this lowers its cells' warning level to 1
+    /// (CS1701 is a level-2 warning; level-1 warnings, nullability among them, stay), through the kernel's script
+    /// options field. Returns false, changing nothing, where that field is not found (another host or kernel version).
+    /// </summary>
+    public static bool QuietAssemblyUnificationWarnings()
+    {
+        var kernelType = Type.GetType("Microsoft.DotNet.Interactive.Kernel, Microsoft.DotNet.Interactive");
+        var kernel = kernelType?.GetProperty("Current", BindingFlags.Public | BindingFlags.Static)?.GetValue(null);
+        var field = kernel?.GetType().GetField("_scriptOptions", BindingFlags.NonPublic | BindingFlags.Instance);
+        var options = field?.GetValue(kernel);
+        var withWarningLevel = options?.GetType().GetMethod("WithWarningLevel", [typeof(int)]);
+        if (options is null || withWarningLevel is null) return false;
+        field!.SetValue(kernel, withWarningLevel.Invoke(options, [1]));
+        return true;
     }
 
     /// <summary>

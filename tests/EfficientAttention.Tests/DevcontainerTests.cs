@@ -29,12 +29,12 @@ public class DevcontainerTests
     }
 
     [Fact]
-    public void Has_the_csharp_polyglot_and_jupyter_extensions()
+    public void Has_the_csharp_and_jupyter_extensions_and_needs_no_polyglot()
     {
         var extensions = Config().GetProperty("customizations").GetProperty("vscode").GetProperty("extensions")
                                  .EnumerateArray().Select(e => e.GetString()).ToArray();
         Assert.Contains("ms-dotnettools.csharp", extensions);
-        Assert.Contains("ms-dotnettools.dotnet-interactive-vscode", extensions);
+        Assert.DoesNotContain("ms-dotnettools.dotnet-interactive-vscode", extensions);   // deprecated; optional, not required
         Assert.Contains("ms-toolsai.jupyter", extensions);
     }
 
@@ -48,13 +48,14 @@ public class DevcontainerTests
     }
 
     [Fact]
-    public void Post_create_builds_the_solution_and_fetches_the_datasets()
+    public void Post_create_builds_the_solution_fetches_the_datasets_and_registers_the_kernel()
     {
         var command = Config().GetProperty("postCreateCommand").GetString()!;
         var script = command.Split(' ').Last();
         var body = File.ReadAllText(Path.Combine(RepoRoot, script));
         Assert.Contains("dotnet build Notebooks.sln", body);
         Assert.Contains("datasets/fetch.sh", body);
+        Assert.Contains("-- kernel install", body);                                  // the ".NET (C#)" kernelspec for VS Code's Jupyter
         Assert.True(File.Exists(Path.Combine(RepoRoot, "datasets", "fetch.sh")));
     }
 }

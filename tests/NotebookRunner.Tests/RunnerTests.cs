@@ -200,6 +200,8 @@ public class RunnerTests
         Assert.DoesNotMatch("<script[^>]+src=", html);                               // nothing loaded from elsewhere
         Assert.Contains("<h1", html);
         Assert.Contains("class=\"math\"", html);
+        Assert.Single(Regex.Matches(html, "renderMathInElement\\(document.body"));      // KaTeX, inlined once
+        Assert.Contains("output: \"mathml\"", html);
         Assert.Contains("Plotly.newPlot", html);
         Assert.Contains("<h2", html);                                                 // the #!markdown cell, rendered
 
