@@ -37,10 +37,15 @@ public static partial class ChartDisplay
     /// require.js where the page has it (Jupyter Notebook: plotly.js then registers as an AMD module, not a global),
     /// else by a script element (VS Code, JupyterLab).
     /// </summary>
-    public static string Html(GenericChart chart) => RenderCall().Replace(GenericChart.toChartHTML(chart), m =>
+    public static string Html(GenericChart chart)
     {
-        var render = m.Groups[1].Value;
-        var div = render["renderPlotly_".Length..];
+        var html = GenericChart.toChartHTML(chart);
+        var div = ChartDiv().Match(html).Groups[1].Value;
+        return RenderCall().Replace(html, m => Loader(m.Groups[1].Value, div));
+    }
+
+    private static string Loader(string render, string div)
+    {
         var cdn = CdnUrl[..^".js".Length];
         return $$"""
 
@@ -60,7 +65,10 @@ public static partial class ChartDisplay
             }
 
             """;
-    });
+    }
+
+    [GeneratedRegex(@"<div id=""([^""]+)""><!-- Plotly chart will be drawn inside this DIV --></div>")]
+    private static partial Regex ChartDiv();
 
     [GeneratedRegex(@"\n(renderPlotly_\w+)\(\);\s*\n")]
     private static partial Regex RenderCall();

@@ -14,7 +14,26 @@ namespace NotebookRunner;
 /// </summary>
 public static partial class Handout
 {
-    private static readonly MarkdownPipeline Markdown = new MarkdownPipelineBuilder().UseAdvancedExtensions().Build();
+    /// <summary>
+    /// Markdig's advanced extensions (tables, footnotes, …) without its math (<see cref="MarkdownMath"/> takes the TeX out
+    /// first, as Jupyter does) and without generic attributes, whose <c>{…}</c> syntax would eat TeX groups.
+    /// </summary>
+    private static readonly MarkdownPipeline Markdown = Pipeline();
+
+    private static MarkdownPipeline Pipeline()
+    {
+        var builder = new MarkdownPipelineBuilder().UseAdvancedExtensions();
+        builder.Extensions.TryRemove<Markdig.Extensions.GenericAttributes.GenericAttributesExtension>();
+        builder.Extensions.TryRemove<Markdig.Extensions.Mathematics.MathExtension>();
+        return builder.Build();
+    }
+
+    /// <summary>Notebook markdown to HTML, its math kept as TeX for KaTeX.</summary>
+    public static string MarkdownToHtml(string markdown)
+    {
+        var extracted = MarkdownMath.Protect(markdown);
+        return MarkdownMath.Restore(Markdig.Markdown.ToHtml(extracted.Markdown, Markdown), extracted.Math);
+    }
 
     public static void Write(Notebook notebook, string title, string path)
     {
@@ -34,7 +53,7 @@ public static partial class Handout
             if (kind == "markdown" || CellKernels.Of(cell, "csharp").Name == "markdown")
             {
                 var text = source.StartsWith("#!markdown", StringComparison.Ordinal) ? source.Split('\n', 2).ElementAtOrDefault(1) ?? "" : source;
-                body.Append("<section class=\"markdown\">").Append(Markdig.Markdown.ToHtml(text, Markdown)).Append("</section>\n");
+                body.Append("<section class=\"markdown\">").Append(MarkdownToHtml(text)).Append("</section>\n");
                 continue;
             }
             if (kind != "code") continue;
@@ -46,7 +65,7 @@ public static partial class Handout
         }
         var content = CdnScript().Replace(body.ToString(), "");
         bool charts = content.Contains("Plotly.newPlot", StringComparison.Ordinal);
-        bool math = content.Contains("class=\"math\"", StringComparison.Ordinal);
+        bool math = content.Contains("class=\"math", StringComparison.Ordinal);
         return $$"""
             <!DOCTYPE html>
             <html lang="en">
@@ -93,7 +112,7 @@ public static partial class Handout
                 if (data["text/html"] is { } html) return Text(html);
                 if (data["image/png"] is { } png) return $"<img alt=\"figure\" src=\"data:image/png;base64,{Text(png).Trim()}\">";
                 if (data["image/svg+xml"] is { } svg) return Text(svg);
-                if (data["text/markdown"] is { } md) return Markdig.Markdown.ToHtml(Text(md), Markdown);
+                if (data["text/markdown"] is { } md) return MarkdownToHtml(Text(md));
                 if (data["text/latex"] is { } tex) return $"<div class=\"math\">{WebUtility.HtmlEncode(Text(tex))}</div>";
                 if (data["text/plain"] is { } plain) return $"<pre>{WebUtility.HtmlEncode(Text(plain))}</pre>";
                 return "";
