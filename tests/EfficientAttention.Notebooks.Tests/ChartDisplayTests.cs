@@ -19,6 +19,8 @@ public class ChartDisplayTests
         Assert.Contains("if (typeof window.Plotly !== 'undefined')", html);                   // a handout has it inlined
         Assert.Contains($".querySelector('.{ChartDisplay.FallbackClass}')", html);      // the static picture goes once drawn
         Assert.DoesNotMatch(@"\nrenderPlotly_\w+\(\);", html);                          // no unconditional call is left
+        var div = System.Text.RegularExpressions.Regex.Match(html, "<div id=\"([^\"]+)\"><!-- Plotly chart").Groups[1].Value;
+        Assert.Contains($"document.getElementById('{div}')", html);                     // the picture beside this chart goes
         Assert.Equal(ChartDisplay.PlainText, Chart().ToDisplayString(PlainTextFormatter.MimeType));
         Assert.Equal([HtmlFormatter.MimeType, PlainTextFormatter.MimeType], Formatter.GetPreferredMimeTypesFor(typeof(Plotly.NET.GenericChart)));
     }

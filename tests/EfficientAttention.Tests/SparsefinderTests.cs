@@ -262,7 +262,7 @@ public class SparsefinderTests
         Assert.Equal(new long[] { 24, 2, 24, 24 }, layers[1].Gold.shape);
         Assert.False(layers[0].Gold.logical_and(layers[0].Valid.logical_not()).any().item<bool>());
 
-        var result = Sparsefinder.TrainProjections(layers, new ProjectionTrainingOptions { Epochs = 20, BatchSize = 4, LearningRate = 1e-2, Progress = ProgressMode.None });
+        var result = Sparsefinder.TrainProjections(layers, new ProjectionTrainingOptions { Epochs = 20, BatchSize = 4, LearningRate = 1e-2, Progress = null });
         Assert.Equal(20 * 6, result.Losses.Count);
         double start = result.Losses.Take(10).Average(), end = result.Losses.TakeLast(10).Average();
         Assert.True(end < 0.8 * start, $"margin loss {start:F3} → {end:F3}; expected to fall by > 20%");

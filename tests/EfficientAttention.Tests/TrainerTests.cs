@@ -6,7 +6,7 @@ public class TrainerTests
 {
     private static TrainerOptions Quiet(int steps, int batch = 32) => new()
     {
-        Steps = steps, BatchSize = batch, LearningRate = 3e-3, WarmupSteps = 20, EvalEvery = 100, Progress = ProgressMode.None, Seed = 7,
+        Steps = steps, BatchSize = batch, LearningRate = 3e-3, WarmupSteps = 20, EvalEvery = 100, Progress = null, Seed = 7,
     };
 
     private static CausalLanguageModel Lm(int vocabulary, int length, long seed = 0, int layers = 2, double dropout = 0)
@@ -94,7 +94,7 @@ public class TrainerTests
     {
         var task = SequenceProbes.Copy(64, n: 3, symbols: 4, seed: 8);
         var log = new StringWriter();
-        using var trainer = new Trainer(Lm(task.VocabularySize, task.Length), Quiet(10, batch: 8) with { Progress = ProgressMode.Text, LogEvery = 4, Log = log, Description = "probe" });
+        using var trainer = new Trainer(Lm(task.VocabularySize, task.Length), Quiet(10, batch: 8) with { Progress = new LineProgress(log), LogEvery = 4, Description = "probe" });
         trainer.Fit(task.Data);
         var lines = log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("probe: CausalLanguageModel: 2 layers × 4 heads, D = 64, MLP = 256,", lines[0]);

@@ -23,7 +23,7 @@ public class VisionTrainingTests
         var test = ImageViews.Classification(FashionMnist.Load(train: false, limit: 1_000));
         manual_seed(0);
         var vit = new VisionTransformer(new TransformerConfig(2, 4, 64, 128, MaxLength: 50), imageSize: 28, patchSize: 4, channels: 1, classes: 10);
-        using var trainer = new Trainer(vit, new TrainerOptions { Steps = 400, BatchSize = 64, LearningRate = 2e-3, WarmupSteps = 30, EvalEvery = 400, Progress = ProgressMode.None });
+        using var trainer = new Trainer(vit, new TrainerOptions { Steps = 400, BatchSize = 64, LearningRate = 2e-3, WarmupSteps = 30, EvalEvery = 400, Progress = null });
         var history = trainer.Fit(train, test);
         Assert.True(history.Final!.Accuracy > 0.75, $"ViT on Fashion-MNIST: {history.Final}");
     }

@@ -38,7 +38,7 @@ public class KernelSpecTests
             Assert.Equal(KernelSpec.ToolExecutable(tools), spec["argv"]![0]!.GetValue<string>());
             Assert.True(File.Exists(KernelSpec.ToolExecutable(tools)));
             Assert.True(File.Exists(Path.Combine(folder, "logo-64x64.png")));
-            Assert.Empty(Directory.GetDirectories(Path.Combine(data, "kernels")).Where(d => d.Contains(".new-", StringComparison.Ordinal)));   // nothing half-written
+            Assert.DoesNotContain(Directory.GetDirectories(Path.Combine(data, "kernels")), d => d.Contains(".new-", StringComparison.Ordinal));   // nothing half-written
         }
         finally { Directory.Delete(data, recursive: true); }
     }

@@ -256,6 +256,13 @@ public class ChartImageTests
         var png = Convert.FromBase64String(RunnerHarness.Text(data["image/png"]));
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.True(png.Length > 5_000, $"a {png.Length}-byte PNG is too small to be the chart");
-        Assert.NotNull(data["text/html"]);                                              // the interactive version stays
+        var html = RunnerHarness.Text(data["text/html"]);
+        Assert.Contains("Plotly.newPlot", html);                                        // the interactive version stays
+        // … and carries the picture right after the div plotly draws into, for viewers that run no scripts.
+        Assert.Matches("<!-- Plotly chart will be drawn inside this DIV --></div><img class=\"ea-chart-fallback\"[^>]*src=\"data:image/png;base64,", html);
+        var nb = Notebook.Load(Path.Combine(result.OutputDirectory, "png.ipynb"));
+        Assert.Equal(1, ChartImages.Attach(nb, ChartImages.FindBrowser()!));           // again: replaced, not added
+        var again = RunnerHarness.Text(nb.CellObjects.First(c => c["cell_type"]!.GetValue<string>() == "code")["outputs"]!.AsArray().Last()!["data"]!["text/html"]);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(again, "ea-chart-fallback\" alt"));
     }
 }

@@ -29,9 +29,9 @@ public sealed record TrainerOptions
     public long Seed { get; init; }
     /// <summary>Where the model and batches live; null: the model's current device.</summary>
     public Device? Device { get; init; }
-    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    /// <summary>Where progress goes (the opening line, then every <see cref="LogEvery"/> steps and the last); null: nowhere.</summary>
+    public IProgress<ProgressReport>? Progress { get; init; } = LineProgress.Console;
     public int LogEvery { get; init; } = 50;
-    public TextWriter? Log { get; init; }
     public string Description { get; init; } = "train";
 }
 
@@ -97,7 +97,7 @@ public sealed class Trainer : IDisposable
         var clock = new Stopwatch();
         int total = Options.Steps;
         using var order = Batches.Shuffled(train.Count, Options.BatchSize, Options.Seed).Skip(Step).GetEnumerator();
-        TrainingProgress.Run(Options.Description, total, Options.Progress, Options.LogEvery, Options.Log, report =>
+        TrainingProgress.Run(Options.Description, total, Options.Progress, Options.LogEvery, report =>
         {
             report(Step, ModelInputs.Describe(model));                                 // parameter count first
             string evalText = "";

@@ -1,70 +1,38 @@
-using Spectre.Console;
-
 namespace EfficientAttention;
 
-/// <summary>How training reports progress.</summary>
-public enum ProgressMode
+/// <summary>Where a long loop stands: step <see cref="Step"/> of <see cref="Total"/> (0: the opening line).</summary>
+public sealed record ProgressReport(string Description, int Step, int Total, string Status)
 {
-    /// <summary>A Spectre.Console bar in an interactive terminal, otherwise text lines.</summary>
-    Auto,
-    /// <summary>A Spectre.Console progress bar (redrawn in place).</summary>
-    Terminal,
-    /// <summary>One line every <see cref="TrainerOptions.LogEvery"/> steps: readable in notebooks, logs and CI.</summary>
-    Text,
-    None,
+    /// <summary>"train: 102,080 parameters" for the opening line, "train 50/1000 loss …" after.</summary>
+    public override string ToString() => Step == 0 ? $"{Description}: {Status}" : $"{Description} {Step}/{Total} {Status}";
 }
 
-/// <summary>Progress display for long loops (training, experiments): a terminal bar or plain lines.</summary>
-public static class TrainingProgress
+/// <summary>
+/// Progress as plain lines, written synchronously on the training thread (unlike <see cref="Progress{T}"/>, which posts
+/// to a synchronisation context): to the writer given, or to whatever <see cref="Console.Out"/> is at each report — a
+/// terminal, a log, or the notebook cell that is running.
+/// </summary>
+public sealed class LineProgress(TextWriter? writer = null) : IProgress<ProgressReport>
 {
-    /// <summary>
-    /// Set by hosts that capture Console.Out into a document (the notebook runner): <see cref="ProgressMode.Auto"/>
-    /// then writes text lines there instead of drawing a terminal bar.
-    /// </summary>
-    public static bool CapturedOutput { get; set; }
+    /// <summary>Lines to the console of the moment.</summary>
+    public static LineProgress Console { get; } = new();
 
-    /// <summary>
-    /// Runs <paramref name="body"/>, handing it a callback (step, status) to report with. The Spectre bar is refreshed
-    /// from that callback on the calling thread (no background renderer: TorchSharp work stays single-threaded).
-    /// </summary>
-    public static void Run(string description, int total, ProgressMode mode, int logEvery, TextWriter? log, Action<Action<int, string>> body)
+    public void Report(ProgressReport value) => (writer ?? System.Console.Out).WriteLine(value);
+}
+
+/// <summary>Reports a loop's progress: the opening line, then every <c>every</c>-th step and the last.</summary>
+internal static class TrainingProgress
+{
+    /// <summary>Runs <paramref name="body"/>, handing it a callback (step, status) to report with; null progress: silent.</summary>
+    public static void Run(string description, int total, IProgress<ProgressReport>? progress, int every, Action<Action<int, string>> body)
     {
-        mode = mode == ProgressMode.Auto ? (IsInteractiveTerminal() ? ProgressMode.Terminal : ProgressMode.Text) : mode;
-        switch (mode)
+        if (progress is null) { body((_, _) => { }); return; }
+        bool opened = false;
+        body((step, status) =>
         {
-            case ProgressMode.Terminal:
-                AnsiConsole.Progress().AutoRefresh(false).AutoClear(false)
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                    .Start(context =>
-                    {
-                        var task = context.AddTask(Markup.Escape(description), maxValue: total);
-                        var lastDraw = DateTime.MinValue;
-                        body((step, status) =>
-                        {
-                            task.Value = step;
-                            if (step < total && (DateTime.UtcNow - lastDraw).TotalMilliseconds < 100) return;
-                            task.Description = Markup.Escape($"{description} {status}");
-                            context.Refresh();
-                            lastDraw = DateTime.UtcNow;
-                        });
-                    });
-                break;
-            case ProgressMode.Text:
-                var writer = log ?? Console.Out;
-                int lastWritten = -1;
-                body((step, status) =>
-                {
-                    if (lastWritten < 0 || step % Math.Max(1, logEvery) == 0 || step == total)
-                        writer.WriteLine(lastWritten < 0 ? $"{description}: {status}" : $"{description} {step}/{total} {status}");
-                    lastWritten = step;
-                });
-                break;
-            default:
-                body((_, _) => { });
-                break;
-        }
+            if (opened && step % Math.Max(1, every) != 0 && step != total) return;
+            progress.Report(new ProgressReport(description, opened ? step : 0, total, status));
+            opened = true;
+        });
     }
-
-    private static bool IsInteractiveTerminal() =>
-        !CapturedOutput && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive && AnsiConsole.Profile.Capabilities.Ansi;
 }

@@ -92,9 +92,9 @@ public sealed record ProjectionTrainingOptions
     public int Epochs { get; init; } = 5;
     public int BatchSize { get; init; } = 8;
     public long Seed { get; init; }
-    public ProgressMode Progress { get; init; } = ProgressMode.Auto;
+    /// <summary>Where progress goes (the opening line, then every <see cref="LogEvery"/> steps and the last); null: nowhere.</summary>
+    public IProgress<ProgressReport>? Progress { get; init; } = LineProgress.Console;
     public int LogEvery { get; init; } = 50;
-    public TextWriter? Log { get; init; }
 }
 
 /// <summary>Learned projections per layer and the mean margin loss (over layers) after each step.</summary>
@@ -155,7 +155,7 @@ public static class Sparsefinder
         int count = (int)first.Count, batch = Math.Min(options.BatchSize, count), perEpoch = count / batch, total = perEpoch * options.Epochs;
         var losses = new List<double>();
         using var order = Batches.Shuffled(count, batch, options.Seed).GetEnumerator();
-        TrainingProgress.Run("projections", total, options.Progress, options.LogEvery, options.Log, report =>
+        TrainingProgress.Run("projections", total, options.Progress, options.LogEvery, report =>
         {
             report(0, $"{layers.Count} layers × {first.Queries.shape[1]} heads, r = {options.Rank}, {count} sequences, {total} steps");
             for (int step = 1; step <= total; step++)

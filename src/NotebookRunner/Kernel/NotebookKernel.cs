@@ -71,7 +71,6 @@ public sealed partial class NotebookKernel : IDisposable
                     break;
             }
         });
-        var clock = Stopwatch.StartNew();
         var run = Task.Run(() => root.SendAsync(command));
         if (!run.Wait(timeout))
         {
