@@ -51,7 +51,7 @@ public class BrowserTests
             var src = System.Text.RegularExpressions.Regex.Match(shown, "<img[^>]*class=\"ea-chart-fallback\"[^>]*src=\"data:image/png;base64,([^\"]+)\"");
             Assert.True(src.Success, $"chart {charts} of {Notebook00} shows nothing without scripts");
             var png = Convert.FromBase64String(src.Groups[1].Value);
-            Assert.Equal("\x89PNG"u8.ToArray(), png[..4]);
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
             Assert.True(png.Length > 5_000, $"chart {charts}: a {png.Length}-byte picture is too small to be the chart");
         }
         Assert.True(charts >= 3, $"{Notebook00} has only {charts} chart outputs");

@@ -160,17 +160,18 @@ public class RunnerTests
         {
             var setup = SetupCell.Replace(SupportDirectory + Path.DirectorySeparatorChar, Path.GetRelativePath(dir, SupportDirectory) + "/");
             var path = WriteIn(dir, "refs.ipynb",
-                ("code", setup + "\nNormalizers.Sparsemax(tensor(new[] { 1.0, 0.5, -1.0 })).data<double>().ToArray()"),
+                ("code", setup),
+                ("code", "Normalizers.Sparsemax(tensor(new[] { 1.0, 0.5, -1.0 })).data<double>().ToArray()"),
                 ("code", "#r \"nuget: Humanizer.Core, 2.14.1\"\nHumanizer.StringHumanizeExtensions.Humanize(\"PascalCaseInput\")"),
                 ("code", "System.IO.Path.GetFileName(Environment.CurrentDirectory)"));
             var result = Run(path);
             Assert.True(result.ExitCode == 0, result.Output);
             var cells = CodeCells(result.Executed("refs.ipynb"));
-            Assert.Contains("0.75, 0.25, 0", Text(Outputs(cells[0]).Last()["data"]!["text/html"]));
-            // NotebookSession.Start() keeps the kernel from printing CS1701 for TorchSharp's .NET 8 references.
-            Assert.DoesNotContain(cells.SelectMany(Outputs), o => o["name"]?.GetValue<string>() == "stderr");
-            Assert.Equal("Pascal case input", Text(Outputs(cells[1]).Last()["data"]!["text/plain"]));
-            Assert.Equal(Path.GetFileName(dir), Text(Outputs(cells[2])[0]["data"]!["text/plain"]));    // the kernel runs in the notebook's folder
+            Assert.Contains("0.75, 0.25, 0", Text(Outputs(cells[1]).Last()["data"]!["text/html"]));
+            // NotebookSession.Start() keeps the kernel from printing CS1701 for TorchSharp's .NET 8 references in later cells.
+            Assert.DoesNotContain(cells.Skip(1).SelectMany(Outputs), o => o["name"]?.GetValue<string>() == "stderr");
+            Assert.Equal("Pascal case input", Text(Outputs(cells[2]).Last()["data"]!["text/plain"]));
+            Assert.Equal(Path.GetFileName(dir), Text(Outputs(cells[3])[0]["data"]!["text/plain"]));    // the kernel runs in the notebook's folder
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
