@@ -15,7 +15,7 @@ var parameters = new Option<string[]>("--param") { Description = "Name=Value ove
 var html = new Option<bool>("--html") { Description = "also write <notebook-name>.html, a self-contained handout" };
 var allowErrors = new Option<bool>("--allow-errors") { Description = "keep running after a failing cell (errors are recorded as outputs)" };
 var png = new Option<bool>("--png") { Description = "also attach a PNG of each chart (needs Chromium or Chrome on PATH)" };
-var timeout = new Option<int>("--timeout") { Description = "seconds each cell may run", DefaultValueFactory = _ => 1800 };
+var timeout = new Option<int>("--timeout") { Description = "seconds each cell may run (notebook 04's longest cell takes ~40 min on 2 slow cores)", DefaultValueFactory = _ => 7200 };
 
 var run = new Command("run", "Execute notebooks headless") { notebooks, output, quick, parameters, html, allowErrors, png, timeout };
 run.SetAction(result =>
