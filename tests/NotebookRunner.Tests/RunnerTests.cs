@@ -69,6 +69,22 @@ public class RunnerTests
     }
 
     [Fact]
+    public void The_kernels_magics_work_because_it_is_the_kernel()
+    {
+        var path = Write("magics.ipynb",
+            ("code", "#!value --name greeting\nhello from the value kernel"),
+            ("code", "#!set --name g --value @value:greeting\ng"),
+            ("code", "#!time\nSystem.Threading.Thread.Sleep(50);"),
+            ("code", "var answer = 42;\n#!who"));
+        var result = Run(path);
+        Assert.True(result.ExitCode == 0, result.Output);
+        var cells = CodeCells(result.Executed("magics.ipynb"));
+        Assert.Equal("hello from the value kernel", Text(Outputs(cells[1]).Last()["data"]!["text/plain"]));
+        Assert.StartsWith("Wall time: ", Text(Outputs(cells[2]).Last()["data"]!["text/plain"]));
+        Assert.Contains("answer", string.Concat(Outputs(cells[3]).Select(o => Text(o["data"]?["text/html"]) + Text(o["data"]?["text/plain"]))));
+    }
+
+    [Fact]
     public void Parameters_and_quick_are_injected_after_the_parameters_cell()
     {
         var path = Write("params.ipynb",

@@ -16,7 +16,7 @@ public sealed record CellFailure(string Kind, string Message, int? Line);
 /// <summary>
 /// The .NET Interactive kernel's own C# engine, hosted in this process and composed as the Jupyter kernel composes it:
 /// a C# kernel with <c>#r "nuget:…"</c>, <c>#i</c>, the kernel helpers (<c>display</c>, …), <c>#!who</c> and value
-/// sharing (<c>#!set</c>, <c>#!share</c>), a value kernel (<c>#!value</c>), and <c>#!time</c>. A cell's events become
+/// sharing (<c>#!set</c>), a value kernel (<c>#!value</c>), and <c>#!time</c>. A cell's events become
 /// nbformat outputs the way the kernel's Jupyter front end turns them into messages. One notebook per instance.
 /// </summary>
 public sealed partial class NotebookKernel : IDisposable

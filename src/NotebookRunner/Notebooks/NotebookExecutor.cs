@@ -49,9 +49,9 @@ public static class NotebookExecutor
             var sink = new OutputSink();
             var cellClock = Stopwatch.StartNew();
             progress?.Invoke($"{name}: cell {i + 1}/{cells.Count}");
-            CellFailure? failure = kernelName == "csharp"
+            CellFailure? failure = kernelName is "csharp" or "value"                  // the kernels this runner composes
                 ? kernel.Execute(Notebook.Source(cell), executed + 1, sink, settings.CellTimeout)
-                : new CellFailure("UnsupportedKernel", $"this cell is for the '{kernelName}' kernel; the runner executes C# cells (and keeps markdown)", null);
+                : new CellFailure("UnsupportedKernel", $"this cell is for the '{kernelName}' kernel; the runner executes C# and #!value cells (and keeps markdown)", null);
             executed++;
             cell["execution_count"] = executed;
             if (failure is not null)
