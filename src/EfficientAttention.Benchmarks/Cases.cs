@@ -75,12 +75,12 @@ public static class Cases
 
     private static Tensor Dense(BenchInputs i, Normalizer normalizer) => ScaledDotProductAttention.Naive(i.Q, i.K, i.V, AttentionMask.CausalOnly, normalizer).Output;
 
-    private sealed record ReuseSetup(ReuseMultiHeadAttention Layer, Tensor Previous);
+    private sealed record ReuseSetup(MultiHeadAttention Layer, Tensor Previous);
 
     private static object ReuseState(int length, int reused)
     {
         manual_seed(0);
-        var layer = new ReuseMultiHeadAttention(Heads * HeadDim, Heads, reused);
+        var layer = new MultiHeadAttention(Heads * HeadDim, Heads, new ScaledDotProductAttention(useFusedKernel: false), reusedHeads: reused);   // maps materialised, as a layer that hands them on
         var previous = Normalizers.Softmax(randn(Batch, Heads, length, length)).masked_fill(ones(length, length, ScalarType.Bool).triu(1), 0);
         return new ReuseSetup(layer, previous);
     }
@@ -88,6 +88,6 @@ public static class Cases
     private static Tensor ReuseLayer(BenchInputs i, int reused)
     {
         var setup = (ReuseSetup)i.State!;
-        return setup.Layer.Forward(i.X, AttentionMask.CausalOnly, reused > 0 ? setup.Previous : null, needProbabilities: false).Output;
+        return setup.Layer.Forward(i.X, AttentionMask.CausalOnly, reused > 0 ? setup.Previous : null, withProbabilities: false).Output;
     }
 }

@@ -23,7 +23,7 @@ quick.SetAction(result =>
     Console.WriteLine($"{cases.Count} cases × 2 passes on {device}");
     var report = QuickRun.Run(cases, device, line => Console.WriteLine(line));
     QuickRun.Write(report, result.GetValue(output)!);
-    if (result.GetValue(markdown) is { } md) DataPaths.WriteAtomically(Path.GetFullPath(md), s => { using var w = new StreamWriter(s); w.Write(QuickRun.Markdown(report)); });
+    if (result.GetValue(markdown) is { } md) AtomicFile.WriteText(md, QuickRun.Markdown(report));
     Console.WriteLine($"wrote {result.GetValue(output)} ({report.Seconds} s)");
     return 0;
 });

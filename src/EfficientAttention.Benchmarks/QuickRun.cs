@@ -126,7 +126,7 @@ public static class QuickRun
     {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        DataPaths.WriteAtomically(full, stream => JsonSerializer.Serialize(stream, report, Json));
+        AtomicFile.Write(full, stream => JsonSerializer.Serialize(stream, report, Json));
     }
 
     /// <summary>The committed table: machine, then one row per case and length with fwd and fwd+bwd medians and ratios.</summary>

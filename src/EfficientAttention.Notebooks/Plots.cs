@@ -11,6 +11,15 @@ namespace EfficientAttention.Notebooks;
 /// <remarks><paramref name="Dashed"/> draws the line dashed, to set one group of series (e.g. baselines) apart.</remarks>
 public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y, IReadOnlyList<double>? ErrorY = null, bool Dashed = false);
 
+/// <summary>How a heatmap maps values to colours.</summary>
+public enum ColorScale
+{
+    /// <summary>Perceptually uniform dark-blue → yellow: magnitudes (attention probabilities, similarities).</summary>
+    Viridis,
+    /// <summary>White → black: high values dark, so a graph's edges are black on white.</summary>
+    Greys,
+}
+
 /// <summary>
 /// The few chart shapes the notebooks use, with titled axes, built on Plotly.NET. They return Plotly.NET charts,
 /// which the notebook displays (the runner's formatter, or Plotly.NET.Interactive in the real kernel).
@@ -18,16 +27,16 @@ public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<
 public static class Plots
 {
     /// <summary>
-    /// A heatmap of a matrix (row 0 at the top, as attention maps are read), e.g. P for one head. "Greys" draws high
-    /// values dark (a graph's edges black on white).
+    /// A heatmap of a matrix (row 0 at the top, as attention maps are read), e.g. P for one head.
     /// </summary>
-    public static GenericChart Heatmap(double[][] z, string title, string xTitle, string yTitle, IReadOnlyList<string>? x = null, IReadOnlyList<string>? y = null, string colorScale = "Viridis")
+    public static GenericChart Heatmap(double[][] z, string title, string xTitle, string yTitle, IReadOnlyList<string>? x = null, IReadOnlyList<string>? y = null, ColorScale colorScale = ColorScale.Viridis)
     {
         int rows = z.Length, cols = rows == 0 ? 0 : z[0].Length;
         var xs = x ?? Enumerable.Range(0, cols).Select(i => i.ToString()).ToArray();
         var ys = y ?? Enumerable.Range(0, rows).Select(i => i.ToString()).ToArray();
         var chart = Chart.Heatmap<double, string, string, string>(zData: z, X: xs.ToArray(), Y: ys.ToArray(),
-            ColorScale: colorScale == "Viridis" ? StyleParam.Colorscale.Viridis : StyleParam.Colorscale.Greys, ReverseScale: colorScale != "Viridis", ReverseYAxis: true);
+            ColorScale: colorScale == ColorScale.Viridis ? StyleParam.Colorscale.Viridis : StyleParam.Colorscale.Greys,
+            ReverseScale: colorScale == ColorScale.Greys, ReverseYAxis: true);
         return Titled(chart, title, xTitle, yTitle);
     }
 

@@ -27,7 +27,7 @@ public class PlotsTests
         Assert.Contains("\"error_y\":{\"array\":[0.01,0.02]", bars.Replace(" ", ""));
         var dashed = GenericChart.toChartHTML(Plots.Lines("t", "x", "y", [new Series("baseline", [1.0, 2], [3.0, 4], Dashed: true)]));
         Assert.Contains("\"dash\":\"dash\"", dashed.Replace(" ", ""));
-        var graph = GenericChart.toChartHTML(Plots.Heatmap(new[] { new[] { 0.0, 1.0 } }, "g", "x", "y", colorScale: "Greys"));
+        var graph = GenericChart.toChartHTML(Plots.Heatmap(new[] { new[] { 0.0, 1.0 } }, "g", "x", "y", colorScale: ColorScale.Greys));
         Assert.Contains("\"reversescale\":true", graph.Replace(" ", ""));
     }
 

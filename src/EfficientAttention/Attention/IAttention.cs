@@ -3,35 +3,35 @@ using static TorchSharp.torch;
 namespace EfficientAttention;
 
 /// <summary>
+/// What every attention core, sub-layer, block and model returns: the output and, when asked for with
+/// <c>withProbabilities: true</c>, the attention probabilities that produced it (null otherwise) — as x-transformers'
+/// <c>Attend</c> returns <c>(out, intermediates)</c>. A core or sub-layer gives P as (B, H, Lq, Lk); a block stack or
+/// model gives every layer's, stacked as (layers, B, H, L, L). Rows sum to 1, or are all zero for a fully masked query.
+/// </summary>
+public sealed record AttentionResult(Tensor Output, Tensor? Probabilities = null);
+
+/// <summary>
 /// The seam every attention method implements: given per-head queries, keys and values, return per-head outputs.
 /// Shapes: q (B, H, Lq, d), k (B, H, Lk, d), v (B, H, Lk, dᵥ) → (B, H, Lq, dᵥ). dtype and device follow the inputs.
 /// </summary>
 public interface IAttention
 {
-    /// <summary>Attention of <paramref name="q"/> over (<paramref name="k"/>, <paramref name="v"/>), restricted by <paramref name="mask"/>.</summary>
-    Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null);
-}
-
-/// <summary>An attention method that can also return its attention probabilities (B, H, Lq, Lk) for analysis.</summary>
-public interface IAttentionWithProbabilities : IAttention
-{
-    /// <summary>The output and the probabilities P it applied (rows sum to 1, or are all zero for a fully masked query).</summary>
-    (Tensor Output, Tensor Probabilities) ForwardWithProbabilities(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null);
-}
-
-/// <summary>
-/// A whole attention sub-layer (projections included) that a transformer block uses: x (B, L, D) → (B, L, D).
-/// Layers that reuse attention maps receive the previous layer's probabilities; every layer can hand its own on.
-/// <see cref="MultiHeadAttention"/> is the standard one; the Reuse method provides another.
-/// </summary>
-public interface IAttentionModule
-{
-    /// <summary>True when <see cref="Forward"/> needs the previous layer's probabilities.</summary>
-    bool ReusesPrevious { get; }
+    /// <summary>Whether <see cref="Forward"/> can return its probabilities (methods that never form P cannot).</summary>
+    bool ProvidesProbabilities { get; }
 
     /// <summary>
-    /// Output (B, L, D) and, when <paramref name="needProbabilities"/>, this layer's attention probabilities (B, H, L, L)
-    /// to analyse or to hand to the next layer (null if the layer cannot produce them).
+    /// Attention of <paramref name="q"/> over (<paramref name="k"/>, <paramref name="v"/>), restricted by
+    /// <paramref name="mask"/>; with <paramref name="withProbabilities"/>, also P (B, H, Lq, Lk). Asking a core whose
+    /// <see cref="ProvidesProbabilities"/> is false throws <see cref="NotSupportedException"/>.
     /// </summary>
-    (Tensor Output, Tensor? Probabilities) Forward(Tensor x, AttentionMask? mask, Tensor? previous, bool needProbabilities);
+    AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false);
+}
+
+/// <summary>Shared argument checks of <see cref="IAttention"/> implementations.</summary>
+internal static class AttentionCores
+{
+    /// <summary>Throws the error a core gives when asked for probabilities it does not form.</summary>
+    public static NotSupportedException NoProbabilities(IAttention core) =>
+        new($"The attention core {core} does not form attention probabilities; call it with withProbabilities: false, " +
+            "or analyse a model built with a core whose ProvidesProbabilities is true (e.g. ScaledDotProductAttention).");
 }

@@ -9,7 +9,7 @@ namespace EfficientAttention;
 /// <c>scaled_dot_product_attention</c> (softmax only; memory-efficient on CPU). <see cref="Forward"/> takes the fused
 /// path when it can.
 /// </summary>
-public sealed class ScaledDotProductAttention : IAttentionWithProbabilities
+public sealed class ScaledDotProductAttention : IAttention
 {
     public ScaledDotProductAttention(Normalizer? normalizer = null, bool useFusedKernel = true)
     {
@@ -19,23 +19,25 @@ public sealed class ScaledDotProductAttention : IAttentionWithProbabilities
 
     public Normalizer Normalizer { get; }
 
-    /// <summary>Use libtorch's fused kernel when the normalizer is softmax.</summary>
+    /// <summary>Use libtorch's fused kernel when the normalizer has one (softmax) and no probabilities are asked for.</summary>
     public bool UseFusedKernel { get; }
 
-    public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+    public bool ProvidesProbabilities => true;
+
+    public AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false)
     {
-        if (UseFusedKernel && ReferenceEquals(Normalizer, Normalizer.Softmax))
-            return Fused(q, k, v, mask);
-        var (output, probabilities) = Naive(q, k, v, mask, Normalizer);
-        probabilities.Dispose();
-        return output;
+        if (!withProbabilities && UseFusedKernel && Normalizer.HasFusedKernel)
+            return new(Fused(q, k, v, mask));
+        var result = Naive(q, k, v, mask, Normalizer);
+        if (withProbabilities) return result;
+        result.Probabilities!.Dispose();
+        return result with { Probabilities = null };
     }
 
-    public (Tensor Output, Tensor Probabilities) ForwardWithProbabilities(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
-        => Naive(q, k, v, mask, Normalizer);
+    public override string ToString() => $"{Normalizer} attention";
 
     /// <summary>The textbook computation; materialises the (B, H, Lq, Lk) score matrix.</summary>
-    public static (Tensor Output, Tensor Probabilities) Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Normalizer normalizer)
+    public static AttentionResult Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Normalizer normalizer)
     {
         var (batch, heads, lq, lk) = Check(q, k, v);
         using var scope = NewDisposeScope();
@@ -44,7 +46,7 @@ public sealed class ScaledDotProductAttention : IAttentionWithProbabilities
             scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
         var p = normalizer.Apply(scores);                                      // (B, H, Lq, Lk), rows on the simplex
         var output = p.matmul(v);                                              // (B, H, Lq, dᵥ)
-        return (output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
+        return new(output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
     }
 
     /// <summary>

@@ -18,8 +18,12 @@ public sealed class CombinerAttention : IAttention
 
     public CombinerOptions Options { get; }
 
-    public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+    /// <summary>False: Combiner never forms the L × L probabilities (that is the point).</summary>
+    public bool ProvidesProbabilities => false;
+
+    public AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false)
     {
+        if (withProbabilities) throw AttentionCores.NoProbabilities(this);
         if (mask is not null)
         {
             if (mask.Allowed is not null)
@@ -29,7 +33,7 @@ public sealed class CombinerAttention : IAttention
             if (mask.KeyPadding is { } padding && !padding.all().item<bool>())
                 throw new NotSupportedException("Combiner does not take padded keys (mask.KeyPadding has false entries); use a pad id that never occurs so padding is attended as ordinary tokens.");
         }
-        return Combiner.Attend(q, k, v, Options);
+        return new(Combiner.Attend(q, k, v, Options));
     }
 
     public override string ToString() => $"combiner-{Options.Partition.ToString().ToLowerInvariant()} (s = {Options.BlockSize}{(Options.Causal ? ", causal" : "")})";
@@ -41,7 +45,7 @@ public sealed class CombinerAttention : IAttention
 /// plus the last position of every block), Logsparse is the LogSparse Transformer's (own block plus keys at distance
 /// 2ᵏ), Axial is own row plus own column.
 /// </summary>
-public sealed class SparsePatternAttention : IAttentionWithProbabilities
+public sealed class SparsePatternAttention : IAttention
 {
     private readonly Dictionary<long, Tensor> masks = new();
 
@@ -55,27 +59,22 @@ public sealed class SparsePatternAttention : IAttentionWithProbabilities
     public CombinerPartition Pattern { get; }
     public int BlockSize { get; }
     public bool Causal { get; }
+    public bool ProvidesProbabilities => true;
 
     /// <summary>The pattern as bool (L, L): true where query i may attend key j.</summary>
     public static Tensor Mask(CombinerPartition pattern, long length, int blockSize, bool causal)
     {
         using var scope = NewDisposeScope();
-        var i = arange(length, ScalarType.Int64).view(length, 1);
-        var j = arange(length, ScalarType.Int64).view(1, length);
-        Tensor Div(Tensor x) => x.div(blockSize, rounding_mode: RoundingMode.floor);
-        var sameBlock = Div(i).eq(Div(j));
-        Tensor allowed = pattern switch
+        var allowed = pattern switch
         {
-            CombinerPartition.Fixed => sameBlock.logical_or(j.remainder(blockSize).eq(blockSize - 1)),
-            CombinerPartition.Logsparse => sameBlock.logical_or(PowerOfTwoDistance((i - j).abs())),
-            CombinerPartition.Axial => sameBlock.logical_or(i.remainder(blockSize).eq(j.remainder(blockSize))),
+            CombinerPartition.Fixed => SparsePatterns.Fixed(length, length, blockSize),
+            CombinerPartition.Logsparse => SparsePatterns.Logsparse(length, length, blockSize),
+            CombinerPartition.Axial => SparsePatterns.Axial(length, length, blockSize),
             _ => throw new ArgumentOutOfRangeException(nameof(pattern), pattern, "expected Fixed, Logsparse or Axial."),
         };
-        if (causal) allowed = allowed.logical_and(j.le(i));
+        if (causal) allowed = allowed.logical_and(ones(length, length, ScalarType.Bool).tril());
         return allowed.MoveToOuterDisposeScope();
     }
-
-    private static Tensor PowerOfTwoDistance(Tensor distance) => distance.gt(0).logical_and(distance.bitwise_and(distance - 1).eq(0));
 
     private AttentionMask Combined(AttentionMask? mask, long length, Device device)
     {
@@ -85,58 +84,66 @@ public sealed class SparsePatternAttention : IAttentionWithProbabilities
         return (mask ?? new AttentionMask()) with { Allowed = mask?.Allowed is { } given ? given.to(device).logical_and(allowed) : allowed };
     }
 
-    public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
-        => ScaledDotProductAttention.Fused(q, k, v, Combined(mask, q.shape[2], q.device));
-
-    public (Tensor Output, Tensor Probabilities) ForwardWithProbabilities(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
-        => ScaledDotProductAttention.Naive(q, k, v, Combined(mask, q.shape[2], q.device), Normalizer.Softmax);
+    public AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false)
+        => withProbabilities
+            ? ScaledDotProductAttention.Naive(q, k, v, Combined(mask, q.shape[2], q.device), Normalizer.Softmax)
+            : new(ScaledDotProductAttention.Fused(q, k, v, Combined(mask, q.shape[2], q.device)));
 
     public override string ToString() => $"{Pattern.ToString().ToLowerInvariant()} mask (s = {BlockSize}{(Causal ? ", causal" : "")})";
 }
 
 /// <summary>
-/// The attention variants of the Combiner comparison by name, as in the paper's tables: full softmax, the three sparse
-/// masks and the four Combiner partitions, each built for a block size s and causal or bidirectional use.
+/// An attention variant of the Combiner comparison, as in the paper's tables: full softmax, a sparse mask
+/// (<see cref="Summarised"/> false: the partition's direct part only) or a Combiner partition (direct part + region
+/// summaries). <see cref="Name"/> is the label tables and results use.
 /// </summary>
-public static class CombinerVariants
+public sealed record CombinerVariant(string Name, CombinerPartition? Partition, bool Summarised)
 {
-    public static IReadOnlyList<string> Names { get; } =
-        ["full", "fixed", "combiner-fixed", "logsparse", "combiner-logsparse", "axial", "combiner-axial", "combiner-mixture"];
+    public static CombinerVariant Full { get; } = new("full", null, false);
+    public static CombinerVariant Fixed { get; } = new("fixed", CombinerPartition.Fixed, false);
+    public static CombinerVariant Logsparse { get; } = new("logsparse", CombinerPartition.Logsparse, false);
+    public static CombinerVariant Axial { get; } = new("axial", CombinerPartition.Axial, false);
+    public static CombinerVariant CombinerFixed { get; } = new("combiner-fixed", CombinerPartition.Fixed, true);
+    public static CombinerVariant CombinerLogsparse { get; } = new("combiner-logsparse", CombinerPartition.Logsparse, true);
+    public static CombinerVariant CombinerAxial { get; } = new("combiner-axial", CombinerPartition.Axial, true);
+    public static CombinerVariant CombinerMixture { get; } = new("combiner-mixture", CombinerPartition.Mixture, true);
 
-    public static IAttention Create(string name, int blockSize, bool causal) => name switch
+    /// <summary>Every variant, each sparse mask followed by its Combiner counterpart.</summary>
+    public static IReadOnlyList<CombinerVariant> All { get; } =
+        [Full, Fixed, CombinerFixed, Logsparse, CombinerLogsparse, Axial, CombinerAxial, CombinerMixture];
+
+    /// <summary>The variant whose <see cref="Name"/> is <paramref name="name"/>.</summary>
+    public static CombinerVariant Parse(string name) => All.FirstOrDefault(v => v.Name == name)
+        ?? throw new ArgumentOutOfRangeException(nameof(name), name, $"unknown variant '{name}'; expected one of {string.Join(", ", All)}.");
+
+    /// <summary>The attention core for block size s, causal or bidirectional.</summary>
+    public IAttention Create(int blockSize, bool causal) => (Partition, Summarised) switch
     {
-        "full" => new ScaledDotProductAttention(),
-        "fixed" => new SparsePatternAttention(CombinerPartition.Fixed, blockSize, causal),
-        "logsparse" => new SparsePatternAttention(CombinerPartition.Logsparse, blockSize, causal),
-        "axial" => new SparsePatternAttention(CombinerPartition.Axial, blockSize, causal),
-        "combiner-fixed" => new CombinerAttention(new CombinerOptions(CombinerPartition.Fixed, blockSize, causal)),
-        "combiner-logsparse" => new CombinerAttention(new CombinerOptions(CombinerPartition.Logsparse, blockSize, causal)),
-        "combiner-axial" => new CombinerAttention(new CombinerOptions(CombinerPartition.Axial, blockSize, causal)),
-        "combiner-mixture" => new CombinerAttention(new CombinerOptions(CombinerPartition.Mixture, blockSize, causal)),
-        _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"unknown variant '{name}'; expected one of {string.Join(", ", Names)}."),
+        (null, _) => new ScaledDotProductAttention(),
+        ({ } p, false) => new SparsePatternAttention(p, blockSize, causal),
+        ({ } p, true) => new CombinerAttention(new CombinerOptions(p, blockSize, causal)),
     };
 
     /// <summary>
-    /// An L × L picture of a partition for one sequence: 2 where query i attends key j directly, 0.7 or 1.3 where it
+    /// An L × L picture of the variant for one sequence: 2 where query i attends key j directly, 0.7 or 1.3 where it
     /// reaches j through a region summary (alternating between a query's consecutive regions, so their boundaries
     /// show), 0 where it cannot reach j. Sparse masks have only 0 and 2.
     /// </summary>
-    public static double[][] SupportPicture(string name, int length, int blockSize, bool causal)
+    public double[][] SupportPicture(int length, int blockSize, bool causal)
     {
         var picture = Enumerable.Range(0, length).Select(_ => new double[length]).ToArray();
-        if (name == "full")
+        if (Partition is not { } partition)
         {
             for (int i = 0; i < length; i++) for (int j = 0; j < length; j++) picture[i][j] = !causal || j <= i ? 2 : 0;
             return picture;
         }
-        if (!name.StartsWith("combiner-"))
+        if (!Summarised)
         {
-            var partition = Enum.Parse<CombinerPartition>(name, ignoreCase: true);
             var mask = SparsePatternAttention.Mask(partition, length, blockSize, causal).data<bool>().ToArray();
             for (int i = 0; i < length; i++) for (int j = 0; j < length; j++) picture[i][j] = mask[i * length + j] ? 2 : 0;
             return picture;
         }
-        var options = new CombinerOptions(Enum.Parse<CombinerPartition>(name["combiner-".Length..], ignoreCase: true), blockSize, causal);
+        var options = new CombinerOptions(partition, blockSize, causal);
         for (int i = 0; i < length; i++)
         {
             var (direct, regions) = CombinerReference.Partition(i, length, options);
@@ -146,4 +153,6 @@ public static class CombinerVariants
         }
         return picture;
     }
+
+    public override string ToString() => Name;
 }

@@ -44,8 +44,6 @@ public sealed class CharCorpus
         return new CharCorpus(text, path);
     }
 
-    public static CharCorpus FromText(string text) => new(text, "(text)");
-
     public string Decode(Tensor ids) => new(ids.data<long>().Select(i => Vocabulary[(int)i]).ToArray());
 
     /// <summary>

@@ -92,18 +92,4 @@ public static class DataPaths
             }
         return null;
     }
-
-    /// <summary>Writes a file through a temporary file in the same folder and a rename: readers never see half a file.</summary>
-    public static void WriteAtomically(string path, Action<Stream> write)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = File.Create(tmp)) write(stream);
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally { if (File.Exists(tmp)) File.Delete(tmp); }
-    }
 }

@@ -24,9 +24,6 @@ public static class FashionMnist
     public const string RepositoryDirectory = "datasets/fashion-mnist";
     public const string OfficialSource = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
 
-    public static IReadOnlyList<string> ClassNames { get; } =
-        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
-
     /// <summary>
     /// SHA-256 of each file's <b>decompressed</b> IDX bytes (the .gz bytes differ between mirrors that recompress, the
     /// contents do not), computed from Debian's dataset-fashion-mnist 0.0~git20200523 files.
@@ -107,21 +104,17 @@ public static class FashionMnist
         {
             var target = Path.Combine(directory, file);
             if (File.Exists(target) && ContentHash(target) == sha256) continue;
-            var tmp = Path.Combine(directory, $".{file}.{Guid.NewGuid():N}.tmp");
-            try
+            await AtomicFile.WriteAsync(target, async output =>
             {
-                using (var response = await http.GetAsync(new Uri(new Uri(source ?? OfficialSource), file), cancel))
-                {
-                    response.EnsureSuccessStatusCode();
-                    await using var output = File.Create(tmp);
-                    await response.Content.CopyToAsync(output, cancel);
-                }
+                using var response = await http.GetAsync(new Uri(new Uri(source ?? OfficialSource), file), cancel);
+                response.EnsureSuccessStatusCode();
+                await response.Content.CopyToAsync(output, cancel);
+            }, tmp =>
+            {
                 var actual = ContentHash(tmp);
                 if (actual != sha256)
                     throw new InvalidDataException($"{file} from {source ?? OfficialSource} has content SHA-256 {actual}; expected {sha256}. Nothing was written.");
-                File.Move(tmp, target, overwrite: true);
-            }
-            finally { if (File.Exists(tmp)) File.Delete(tmp); }
+            });
         }
     }
 

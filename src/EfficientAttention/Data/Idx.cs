@@ -52,7 +52,7 @@ public static class Idx
     {
         long size = dimensions.Aggregate(1L, (a, d) => a * d);
         if (size != data.Length) throw new ArgumentException($"data has {data.Length} bytes; dimensions {string.Join("×", dimensions)} need {size}.", nameof(data));
-        DataPaths.WriteAtomically(path, file =>
+        AtomicFile.Write(path, file =>
         {
             using var stream = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionLevel.Fastest, leaveOpen: true) : file;
             stream.Write([0, 0, UnsignedByte, (byte)dimensions.Length]);

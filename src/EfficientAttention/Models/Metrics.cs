@@ -16,6 +16,28 @@ public sealed record Evaluation(double CrossEntropy, double Accuracy, long Targe
 
 public static class Metrics
 {
+    /// <summary>
+    /// Evaluates <paramref name="model"/> (inputs → logits) on the first <paramref name="maxExamples"/> examples of
+    /// <paramref name="data"/> (0: all), in order, in eval mode, without gradients, on the model's device.
+    /// </summary>
+    public static Evaluation Evaluate(nn.Module<Tensor, Tensor> model, IDataset data, int maxExamples = 0, int batchSize = 128)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batchSize = {batchSize}; expected ≥ 1.");
+        var device = model.parameters().FirstOrDefault()?.device ?? CPU;
+        int count = maxExamples > 0 ? Math.Min(maxExamples, data.Count) : data.Count;
+        double lossSum = 0; long correct = 0, targets = 0;
+        model.eval();
+        using (no_grad())
+            foreach (var batch in Batches.Sequential(count, batchSize))
+            {
+                using var scope = NewDisposeScope();
+                var (x, y) = data.Get(batch);
+                var (l, c, n) = Totals(model.call(x.to(device)), y.to(device));
+                lossSum += l; correct += c; targets += n;
+            }
+        return new Evaluation(lossSum / Math.Max(targets, 1), (double)correct / Math.Max(targets, 1), targets);
+    }
+
     /// <summary>Mean cross-entropy of logits (…, C) against int64 targets (…), skipping <see cref="IDataset.IgnoreIndex"/>.</summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor targets)
     {

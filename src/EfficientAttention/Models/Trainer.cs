@@ -25,7 +25,10 @@ public sealed record TrainerOptions
     /// <summary>Validation examples per evaluation (the first ones, in order); 0: all.</summary>
     public int EvalExamples { get; init; }
     public int EvalBatchSize { get; init; } = 128;
-    /// <summary>Seeds the data order and TorchSharp's generator (dropout). Seed model construction with torch.manual_seed yourself.</summary>
+    /// <summary>
+    /// Seeds the data order and, at each <see cref="Trainer.Fit"/>, dropout (TorchSharp's dropout has no generator
+    /// argument, so its default generator is seeded with Seed + step). The model's initial weights have their own seed.
+    /// </summary>
     public long Seed { get; init; }
     /// <summary>Where the model and batches live; null: the model's current device.</summary>
     public Device? Device { get; init; }
@@ -46,14 +49,15 @@ public sealed record TrainingHistory(IReadOnlyList<TrainPoint> Train, IReadOnlyL
 {
     /// <summary>Input positions processed per second of training (evaluation time excluded).</summary>
     public double TokensPerSecond => Tokens / Seconds;
-    public double ExamplesPerSecond => Examples / Seconds;
     public Evaluation? Final => Evaluations.Count > 0 ? Evaluations[^1].Validation : null;
 }
 
 /// <summary>
-/// Trains any model that maps inputs to logits with cross-entropy: AdamW, linear warm-up then cosine decay, global
-/// gradient-norm clipping, evaluation every N steps, a deterministic data order, and a dispose scope per step so memory
-/// stays flat. Checkpoints hold the model, the optimizer state and the step.
+/// Trains any model that maps inputs to logits with cross-entropy, as nanoGPT does: AdamW with weight decay on matrices
+/// only (the model says which, through <see cref="ITrainable"/>), linear warm-up then cosine decay, global gradient-norm
+/// clipping, evaluation every N steps, a deterministic data order, and a dispose scope per step so memory stays flat.
+/// Losses are read back to the host at logging and evaluation points, not after every step. Checkpoints hold the
+/// model, the optimizer state and the step.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -71,9 +75,19 @@ public sealed class Trainer : IDisposable
         Guard.Positive(options.LearningRate, "options.LearningRate");
         device = options.Device ?? model.parameters().FirstOrDefault()?.device ?? CPU;
         model.to(device);
-        optimizer = optim.AdamW(model.parameters(), options.LearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
-        manual_seed(options.Seed);
+        var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
+        bool Decays(string name, Parameter p) => model is ITrainable t ? t.DecaysWeight(name, p) : p.dim() >= 2;
+        AdamW.ParamGroup Group(IEnumerable<Parameter> ps, double decay) => new(ps, options.LearningRate, options.Beta1, options.Beta2, 1e-8, decay);
+        DecayedParameters = trainable.Where(p => Decays(p.name, p.parameter)).Select(p => p.name).ToList();
+        optimizer = optim.AdamW(new[]
+        {
+            Group(trainable.Where(p => Decays(p.name, p.parameter)).Select(p => p.parameter), options.WeightDecay),
+            Group(trainable.Where(p => !Decays(p.name, p.parameter)).Select(p => p.parameter), 0),
+        }, options.LearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
     }
+
+    /// <summary>Names of the parameters AdamW decays (the rest get no weight decay).</summary>
+    public IReadOnlyList<string> DecayedParameters { get; }
 
     public TrainerOptions Options { get; }
 
@@ -92,37 +106,61 @@ public sealed class Trainer : IDisposable
     public TrainingHistory Fit(IDataset train, IDataset? validation = null)
     {
         var points = new List<TrainPoint>();
+        var pending = new List<(int Step, Tensor Loss, double LearningRate, double Norm)>();   // losses not yet read back
         var evaluations = new List<EvalPoint>();
         long tokens = 0, examples = 0;
         var clock = new Stopwatch();
         int total = Options.Steps;
+        manual_seed(Options.Seed + Step);                                              // dropout's generator (see Seed)
         using var order = Batches.Shuffled(train.Count, Options.BatchSize, Options.Seed).Skip(Step).GetEnumerator();
+        CheckFirstBatch(train);
+        if (validation is not null) CheckFirstBatch(validation);
         TrainingProgress.Run(Options.Description, total, Options.Progress, Options.LogEvery, report =>
         {
-            report(Step, ModelInputs.Describe(model));                                 // parameter count first
+            report(Step, model is ITrainable t ? t.Description : $"{model.GetType().Name}: {model.parameters().Sum(p => p.numel()):N0} parameters");
             string evalText = "";
             while (Step < total)
             {
                 order.MoveNext();
                 clock.Start();
-                var point = TrainStep(train, order.Current, out long batchTokens);
+                pending.Add(TrainStep(train, order.Current, out long batchTokens));
                 clock.Stop();
-                points.Add(point);
                 tokens += batchTokens;
                 examples += order.Current.Length;
-                if (validation is not null && (Step % Options.EvalEvery == 0 || Step == total))
+                bool evaluate = validation is not null && (Step % Options.EvalEvery == 0 || Step == total);
+                if (evaluate || Step % Math.Max(1, Options.LogEvery) == 0 || Step == total) ReadBack(pending, points);
+                if (evaluate)
                 {
-                    var evaluation = Evaluate(validation, Options.EvalExamples);
+                    var evaluation = Evaluate(validation!, Options.EvalExamples);
                     evaluations.Add(new EvalPoint(Step, evaluation));
                     evalText = $" | valid CE {evaluation.CrossEntropy:F3} acc {evaluation.Accuracy:P1}";
                 }
-                report(Step, $"loss {point.Loss:F4} lr {point.LearningRate:E2} {tokens / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):N0} tok/s{evalText}");
+                if (points.Count > 0 && points[^1].Step == Step)
+                    report(Step, $"loss {points[^1].Loss:F4} lr {points[^1].LearningRate:E2} {tokens / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):N0} tok/s{evalText}");
             }
         });
         return new TrainingHistory(points, evaluations, clock.Elapsed.TotalSeconds, tokens, examples);
     }
 
-    private TrainPoint TrainStep(IDataset train, long[] indices, out long batchTokens)
+    private static void ReadBack(List<(int Step, Tensor Loss, double LearningRate, double Norm)> pending, List<TrainPoint> points)
+    {
+        foreach (var (step, loss, lr, norm) in pending)
+        {
+            using (NewDisposeScope())
+                points.Add(new TrainPoint(step, loss.to(ScalarType.Float64).item<double>(), lr, norm));
+            loss.Dispose();
+        }
+        pending.Clear();
+    }
+
+    private void CheckFirstBatch(IDataset data)
+    {
+        if (model is not ITrainable trainable || data.Count == 0) return;
+        using var scope = NewDisposeScope();
+        trainable.CheckInputs(data.Get([0]).Inputs);
+    }
+
+    private (int Step, Tensor Loss, double LearningRate, double Norm) TrainStep(IDataset train, long[] indices, out long batchTokens)
     {
         using var scope = NewDisposeScope();
         model.train();
@@ -131,39 +169,25 @@ public sealed class Trainer : IDisposable
         var (inputs, targets) = train.Get(indices);
         inputs = inputs.to(device);
         targets = targets.to(device);
-        batchTokens = model is VisionTransformer vit ? inputs.shape[0] * (vit.PatchCount + 1) : inputs.numel();
+        batchTokens = model is ITrainable t ? t.PositionsIn(inputs) : inputs.shape[0];
         optimizer.zero_grad();
         var loss = Metrics.CrossEntropy(model.call(inputs), targets);
         loss.backward();
         double norm = Options.ClipNorm > 0
-            ? nn.utils.clip_grad_norm_(model.parameters(), Options.ClipNorm)
+            ? nn.utils.clip_grad_norm_(model.parameters(), Options.ClipNorm)               // TorchSharp returns it as a double
             : double.NaN;
         optimizer.step();
         Step++;
-        return new TrainPoint(Step, loss.to(ScalarType.Float64).item<double>(), lr, norm);
+        return (Step, loss.detach().MoveToOuterDisposeScope(), lr, norm);
     }
 
     /// <summary>Cross-entropy, accuracy, perplexity and bits/dim over the first <paramref name="maxExamples"/> examples (0: all), in eval mode.</summary>
-    public Evaluation Evaluate(IDataset data, int maxExamples = 0)
-    {
-        int count = maxExamples > 0 ? Math.Min(maxExamples, data.Count) : data.Count;
-        double lossSum = 0; long correct = 0, targets = 0;
-        model.eval();
-        using (no_grad())
-            foreach (var batch in Batches.Sequential(count, Options.EvalBatchSize))
-            {
-                using var scope = NewDisposeScope();
-                var (x, y) = data.Get(batch);
-                var (l, c, n) = Metrics.Totals(model.call(x.to(device)), y.to(device));
-                lossSum += l; correct += c; targets += n;
-            }
-        return new Evaluation(lossSum / Math.Max(targets, 1), (double)correct / Math.Max(targets, 1), targets);
-    }
+    public Evaluation Evaluate(IDataset data, int maxExamples = 0) => Metrics.Evaluate(model, data, maxExamples, Options.EvalBatchSize);
 
     private const string CheckpointMagic = "EfficientAttention.Checkpoint/1";
 
     /// <summary>Saves model parameters, optimizer state and step to <paramref name="path"/> (atomically).</summary>
-    public void Save(string path) => DataPaths.WriteAtomically(path, stream =>
+    public void Save(string path) => AtomicFile.Write(path, stream =>
     {
         using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         writer.Write(CheckpointMagic);

@@ -12,15 +12,14 @@ namespace EfficientAttention;
 public sealed class TransformerBlock : Module<Tensor, Tensor>
 {
     private readonly LayerNorm norm1, norm2;
-    private readonly nn.Module attention;
+    private readonly MultiHeadAttention attention;
     private readonly Linear up, down;
     private readonly Dropout dropout;
 
     public TransformerBlock(TransformerConfig config, int layer) : base(nameof(TransformerBlock))
     {
         norm1 = LayerNorm(config.ModelDim);
-        var module = config.AttentionModule?.Invoke(layer) ?? new MultiHeadAttention(config.ModelDim, config.Heads, config.AttentionFor(layer));
-        attention = module as nn.Module ?? throw new ArgumentException($"config.AttentionModule returned a {module.GetType().Name} for layer {layer}; expected an nn.Module implementing IAttentionModule.", nameof(config));
+        attention = new MultiHeadAttention(config.ModelDim, config.Heads, config.AttentionFor(layer), config.ReusedHeadsAt?.Invoke(layer) ?? 0);
         norm2 = LayerNorm(config.ModelDim);
         up = Linear(config.ModelDim, config.MlpDim);
         down = Linear(config.MlpDim, config.ModelDim);
@@ -28,22 +27,22 @@ public sealed class TransformerBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>The attention sub-layer (a <see cref="MultiHeadAttention"/> unless the config supplies another module).</summary>
-    public IAttentionModule Attention => (IAttentionModule)attention;
+    /// <summary>The attention sub-layer.</summary>
+    public MultiHeadAttention Attention => attention;
 
-    public override Tensor forward(Tensor x) => Forward(x, null, null, false).Output;
+    public override Tensor forward(Tensor x) => Forward(x).Output;
 
     /// <summary>
-    /// x (B, L, D) → (B, L, D), and the layer's attention probabilities (B, H, L, L) when asked and available;
+    /// x (B, L, D) → (B, L, D), and the layer's attention probabilities (B, H, L, L) when asked;
     /// <paramref name="previous"/> is the previous layer's probabilities, for layers that reuse them.
     /// </summary>
-    public (Tensor Output, Tensor? Probabilities) Forward(Tensor x, AttentionMask? mask, Tensor? previous, bool withProbabilities)
+    public AttentionResult Forward(Tensor x, AttentionMask? mask = null, Tensor? previous = null, bool withProbabilities = false)
     {
         using var scope = NewDisposeScope();
-        var (attended, p) = Attention.Forward(norm1.call(x), mask, previous, withProbabilities);   // (B, L, D)
+        var (attended, p) = attention.Forward(norm1.call(x), mask, previous, withProbabilities);   // (B, L, D)
         var h = x + dropout.call(attended);
         var y = h + dropout.call(down.call(functional.gelu(up.call(norm2.call(h)))));
-        return (y.MoveToOuterDisposeScope(), p?.MoveToOuterDisposeScope());
+        return new(y.MoveToOuterDisposeScope(), p?.MoveToOuterDisposeScope());
     }
 }
 
@@ -65,26 +64,25 @@ public sealed class TransformerStack : Module<Tensor, Tensor>
     public TransformerConfig Config { get; }
     public IReadOnlyList<TransformerBlock> Blocks => blocks.ToList();
 
-    public override Tensor forward(Tensor x) => Forward(x, null, false).Hidden;
+    public override Tensor forward(Tensor x) => Forward(x).Output;
 
     /// <summary>
-    /// x (B, L, D) → normalised hidden states (B, L, D); with <paramref name="collectProbabilities"/>, also each layer's
-    /// attention probabilities (B, H, L, L) from this same pass (null for a layer whose core does not expose them).
+    /// x (B, L, D) → normalised hidden states (B, L, D); with <paramref name="withProbabilities"/>, also every layer's
+    /// attention probabilities from this same pass, stacked as (layers, B, H, L, L).
     /// </summary>
-    public (Tensor Hidden, IReadOnlyList<Tensor?> Probabilities) Forward(Tensor x, AttentionMask? mask, bool collectProbabilities)
+    public AttentionResult Forward(Tensor x, AttentionMask? mask = null, bool withProbabilities = false)
     {
         using var scope = NewDisposeScope();
-        var probabilities = new List<Tensor?>();
+        var probabilities = new List<Tensor>();
         var list = blocks.ToList();
         Tensor? previous = null;
         for (int i = 0; i < list.Count; i++)
         {
             bool handOn = i + 1 < list.Count && list[i + 1].Attention.ReusesPrevious;      // the next layer reuses these maps
-            var (next, p) = list[i].Forward(x, mask, previous, collectProbabilities || handOn);
-            x = next;
-            previous = p;
-            if (collectProbabilities) probabilities.Add(p?.MoveToOuterDisposeScope());
+            (x, previous) = list[i].Forward(x, mask, previous, withProbabilities || handOn);
+            if (withProbabilities) probabilities.Add(previous!);
         }
-        return (final.call(x).MoveToOuterDisposeScope(), probabilities);
+        var maps = withProbabilities ? stack(probabilities).MoveToOuterDisposeScope() : null;
+        return new(final.call(x).MoveToOuterDisposeScope(), maps);
     }
 }

@@ -2,7 +2,8 @@ namespace EfficientAttention;
 
 /// <summary>
 /// The shape of a transformer block stack, shared by every model head. <see cref="Attention"/> picks each layer's
-/// attention core, so a reproduction swaps full, entmax, reuse or Combiner attention per layer without new flags.
+/// attention core and <see cref="ReusedHeadsAt"/> how many heads reuse earlier maps, so a reproduction swaps full,
+/// entmax, reuse or Combiner attention per layer without new flags.
 /// </summary>
 /// <param name="Layers">number of pre-LayerNorm blocks</param>
 /// <param name="Heads">attention heads per block</param>
@@ -18,10 +19,10 @@ public sealed record TransformerConfig(int Layers, int Heads, int ModelDim, int 
     public IAttention AttentionFor(int layer) => Attention?.Invoke(layer) ?? new ScaledDotProductAttention();
 
     /// <summary>
-    /// layer → the whole attention sub-layer (an nn.Module implementing <see cref="IAttentionModule"/>), for methods that
-    /// change the projections themselves (Reuse). Null: <see cref="MultiHeadAttention"/> around <see cref="Attention"/>'s core.
+    /// layer → K, the heads of that layer that reuse the previous layer's probabilities (Reuse Transformers; −1: all);
+    /// null: none anywhere. Set it through <see cref="ReusePolicy.Apply"/>, which validates every layer.
     /// </summary>
-    public Func<int, IAttentionModule>? AttentionModule { get; init; }
+    public Func<int, int>? ReusedHeadsAt { get; init; }
 
     public void Validate()
     {

@@ -29,12 +29,12 @@ public sealed record ReusePolicy(int ReusedHeads, int LastLayer, int FirstLayer 
         return k;
     }
 
-    /// <summary>The config with each layer's attention replaced by <see cref="ReuseMultiHeadAttention"/> per this policy.</summary>
+    /// <summary>The config whose layers reuse heads per this policy (<see cref="MultiHeadAttention.ReusedHeads"/>).</summary>
     public TransformerConfig Apply(TransformerConfig config)
     {
         config.Validate();
         for (int l = 0; l < config.Layers; l++) ReusedAt(l, config.Heads);          // validate every layer up front
-        return config with { AttentionModule = layer => new ReuseMultiHeadAttention(config.ModelDim, config.Heads, ReusedAt(layer, config.Heads)) };
+        return config with { ReusedHeadsAt = layer => ReusedAt(layer, config.Heads) };
     }
 
     public override string ToString() =>

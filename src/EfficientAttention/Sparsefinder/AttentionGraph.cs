@@ -28,25 +28,6 @@ public static class AttentionGraph
             ? ones(new[] { batch, heads, queryLength, keyLength }, ScalarType.Bool, device)
             : dense.expand(batch, heads, queryLength, keyLength).contiguous();
     }
-
-    /// <summary>
-    /// The band |i − j| ≤ <paramref name="window"/> (j ≤ i is left to the causal mask), broadcastable as (1, 1, Lq, Lk).
-    /// Window 0 is the diagonal.
-    /// </summary>
-    public static Tensor Band(long queryLength, long keyLength, int window, Device device)
-    {
-        if (window < 0) throw new ArgumentOutOfRangeException(nameof(window), window, $"window = {window}; expected ≥ 0.");
-        var i = arange(queryLength, ScalarType.Int64, device).view(queryLength, 1);
-        var j = arange(keyLength, ScalarType.Int64, device).view(1, keyLength);
-        return (i - j).abs().le(window).view(1, 1, queryLength, keyLength);
-    }
-
-    /// <summary>Keys j &lt; <paramref name="count"/> (attended by every query), broadcastable as (1, 1, Lq, Lk).</summary>
-    public static Tensor FirstKeys(long queryLength, long keyLength, int count, Device device)
-    {
-        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, $"count = {count}; expected ≥ 0.");
-        return arange(keyLength, ScalarType.Int64, device).lt(count).view(1, 1, 1, keyLength).expand(1, 1, queryLength, keyLength);
-    }
 }
 
 /// <summary>

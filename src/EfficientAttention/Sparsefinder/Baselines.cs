@@ -19,7 +19,7 @@ public sealed class PatternPredictor : IGraphPredictor
 
     public string Name { get; }
 
-    /// <summary>The pattern alone, broadcastable as (1, 1, Lq, Lk), before the mask.</summary>
+    /// <summary>The pattern alone, (Lq, Lk) (broadcastable against (B, H, Lq, Lk)), before the mask.</summary>
     public Tensor Pattern(long queryLength, long keyLength, Device device) => pattern(queryLength, keyLength, device);
 
     public Tensor Predict(Tensor q, Tensor k, Tensor valid)
@@ -34,76 +34,46 @@ public sealed class PatternPredictor : IGraphPredictor
     /// <summary>Sliding window: |i − j| ≤ w.</summary>
     public static PatternPredictor SlidingWindow(int window)
     {
-        Positive(window, nameof(window), allowZero: true);
-        return new($"window w={window}", (lq, lk, dev) => AttentionGraph.Band(lq, lk, window, dev));
+        SparsePatterns.Positive(window, nameof(window), allowZero: true);
+        return new($"window w={window}", (lq, lk, dev) => SparsePatterns.Window(lq, lk, window, dev));
     }
 
     /// <summary>Longformer: a sliding window plus g global tokens (the first g queries see everything, every query sees them).</summary>
     public static PatternPredictor Longformer(int window, int global)
     {
-        Positive(window, nameof(window), allowZero: true);
-        Positive(global, nameof(global), allowZero: true);
-        return new($"longformer w={window} g={global}", (lq, lk, dev) => LongformerPattern(lq, lk, window, global, dev));
+        SparsePatterns.Positive(window, nameof(window), allowZero: true);
+        SparsePatterns.Positive(global, nameof(global), allowZero: true);
+        return new($"longformer w={window} g={global}", (lq, lk, dev) => SparsePatterns.Longformer(lq, lk, window, global, dev));
     }
 
     /// <summary>BigBird: Longformer's window and globals plus r random keys per query (seeded, so the same pattern each call).</summary>
     public static PatternPredictor BigBird(int window, int global, int randomKeys, long seed = 0)
     {
-        Positive(window, nameof(window), allowZero: true);
-        Positive(global, nameof(global), allowZero: true);
-        Positive(randomKeys, nameof(randomKeys), allowZero: true);
+        SparsePatterns.Positive(window, nameof(window), allowZero: true);
+        SparsePatterns.Positive(global, nameof(global), allowZero: true);
+        SparsePatterns.Positive(randomKeys, nameof(randomKeys), allowZero: true);
         return new($"bigbird w={window} g={global} r={randomKeys}", (lq, lk, dev) =>
         {
             var generator = new Generator((ulong)seed, device("cpu"));
             var scores = rand(new[] { lq, lk }, generator: generator).to(dev);
             var chosen = scores.topk(Math.Min(randomKeys, (int)lk), dim: -1).indexes;
             var random = zeros(new[] { lq, lk }, ScalarType.Bool, dev).scatter_(-1, chosen, ones_like(chosen, ScalarType.Bool));
-            return LongformerPattern(lq, lk, window, global, dev).logical_or(random.view(1, 1, lq, lk));
+            return SparsePatterns.Longformer(lq, lk, window, global, dev).logical_or(random);
         });
     }
 
-    /// <summary>
-    /// Sparse Transformer, fixed: j is in i's block (⌊i/s⌋ = ⌊j/s⌋) or j is one of the last c positions of a block
-    /// (j mod s ≥ s − c), the "summary" columns.
-    /// </summary>
+    /// <summary>Sparse Transformer, fixed (<see cref="SparsePatterns.Fixed"/>), c = <paramref name="summary"/> summary columns per block.</summary>
     public static PatternPredictor SparseTransformerFixed(int stride, int summary = 1)
     {
-        Positive(stride, nameof(stride));
-        if (summary < 1 || summary > stride)
-            throw new ArgumentOutOfRangeException(nameof(summary), summary, $"summary c = {summary}; expected 1 ≤ c ≤ stride = {stride}.");
-        return new($"fixed s={stride} c={summary}", (lq, lk, dev) =>
-        {
-            var (i, j) = Grid(lq, lk, dev);
-            return i.div(stride, rounding_mode: RoundingMode.floor).eq(j.div(stride, rounding_mode: RoundingMode.floor))
-                    .logical_or(j.remainder(stride).ge(stride - summary)).view(1, 1, lq, lk);
-        });
+        SparsePatterns.Fixed(1, 1, stride, summary);                                  // validates the arguments
+        return new($"fixed s={stride} c={summary}", (lq, lk, dev) => SparsePatterns.Fixed(lq, lk, stride, summary, dev));
     }
 
     /// <summary>Sparse Transformer, strided: |i − j| &lt; s or (i − j) mod s = 0.</summary>
     public static PatternPredictor SparseTransformerStrided(int stride)
     {
-        Positive(stride, nameof(stride));
-        return new($"strided s={stride}", (lq, lk, dev) =>
-        {
-            var (i, j) = Grid(lq, lk, dev);
-            var offset = i - j;
-            return offset.abs().lt(stride).logical_or(offset.remainder(stride).eq(0)).view(1, 1, lq, lk);
-        });
-    }
-
-    private static Tensor LongformerPattern(long lq, long lk, int window, int global, Device dev)
-    {
-        var (i, j) = Grid(lq, lk, dev);
-        return (i - j).abs().le(window).logical_or(i.lt(global)).logical_or(j.lt(global)).view(1, 1, lq, lk);
-    }
-
-    private static (Tensor I, Tensor J) Grid(long lq, long lk, Device dev)
-        => (arange(lq, ScalarType.Int64, dev).view(lq, 1), arange(lk, ScalarType.Int64, dev).view(1, lk));
-
-    private static void Positive(int value, string name, bool allowZero = false)
-    {
-        if (value < (allowZero ? 0 : 1))
-            throw new ArgumentOutOfRangeException(name, value, $"{name} = {value}; expected {(allowZero ? "≥ 0" : "≥ 1")}.");
+        SparsePatterns.Positive(stride, nameof(stride));
+        return new($"strided s={stride}", (lq, lk, dev) => SparsePatterns.Strided(lq, lk, stride, dev));
     }
 }
 

@@ -176,13 +176,6 @@ public sealed class KMeansPredictor : IGraphPredictor
         return queryMember.matmul(keyMember.transpose(-2, -1)).gt(0.5).logical_and(valid).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Nearest-centroid index of every vector: x (B, H, L, r) → long (B, H, L).</summary>
-    public Tensor ClusterOf(Tensor x)
-    {
-        if (Normalize) x = nn.functional.normalize(x, dim: -1);
-        return GraphPredictors.SquaredDistances(x, Centroids.to(x.dtype, x.device).unsqueeze(0)).argmin(-1);
-    }
-
     public double CostPerQuery(long keyLength, long dim) => 2.0 * Clusters * dim;
 }
 
@@ -239,8 +232,9 @@ public sealed class WithWindow : IGraphPredictor
     public Tensor Predict(Tensor q, Tensor k, Tensor valid)
     {
         using var scope = NewDisposeScope();
-        var graph = Inner.Predict(q, k, valid).logical_or(AttentionGraph.Band(q.shape[2], k.shape[2], Window, q.device));
-        if (FirstKeys > 0) graph = graph.logical_or(AttentionGraph.FirstKeys(q.shape[2], k.shape[2], FirstKeys, q.device));
+        var always = SparsePatterns.Longformer(q.shape[2], k.shape[2], Window, 0, q.device);              // the band |i − j| ≤ w
+        if (FirstKeys > 0) always = always.logical_or(arange(k.shape[2], ScalarType.Int64, q.device).lt(FirstKeys)); // keys j < first
+        var graph = Inner.Predict(q, k, valid).logical_or(always);
         return graph.logical_and(valid).MoveToOuterDisposeScope();
     }
 

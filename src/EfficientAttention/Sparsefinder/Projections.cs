@@ -9,7 +9,7 @@ namespace EfficientAttention;
 /// W_Q, W_K ∈ ℝ^{d×r}, trained so that each query is closer to its gold keys than to the others (<see cref="MarginLoss"/>).
 /// The attention model itself stays frozen.
 /// </summary>
-public sealed class SparsefinderProjection : nn.Module
+public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q, Tensor K)>
 {
     private readonly Parameter queryWeight, keyWeight;
 
@@ -31,11 +31,9 @@ public sealed class SparsefinderProjection : nn.Module
     public int Heads { get; }
     public int HeadDim { get; }
     public int Rank { get; }
-    public Parameter QueryWeight => queryWeight;
-    public Parameter KeyWeight => keyWeight;
 
-    /// <summary>q (B, H, Lq, d), k (B, H, Lk, d) → q′ (B, H, Lq, r), k′ (B, H, Lk, r).</summary>
-    public (Tensor Q, Tensor K) Project(Tensor q, Tensor k)
+    /// <summary>q (B, H, Lq, d), k (B, H, Lk, d) → q′ (B, H, Lq, r), k′ (B, H, Lk, r); q and k on the projection's device and dtype.</summary>
+    public override (Tensor Q, Tensor K) forward(Tensor q, Tensor k)
     {
         Guard.FloatingTensor(q, nameof(q));
         Guard.FloatingTensor(k, nameof(k));
@@ -45,7 +43,9 @@ public sealed class SparsefinderProjection : nn.Module
         Guard.Size(q, nameof(q), 3, HeadDim, "head dim of this projection");
         Guard.Size(k, nameof(k), 1, Heads, "heads of this projection");
         Guard.Size(k, nameof(k), 3, HeadDim, "head dim of this projection");
-        return (q.matmul(queryWeight.to(q.dtype, q.device)), k.matmul(keyWeight.to(k.dtype, k.device)));
+        Guard.SameDTypeAndDevice(queryWeight, "projection weights", q, nameof(q));
+        Guard.SameDTypeAndDevice(queryWeight, "projection weights", k, nameof(k));
+        return (q.matmul(queryWeight), k.matmul(keyWeight));
     }
 
     /// <summary>

@@ -4,69 +4,75 @@ using static TorchSharp.torch;
 namespace EfficientAttention;
 
 /// <summary>
-/// The attention core of a Sparsefinder experiment, one per layer. Without a <see cref="Predictor"/> it is dense
-/// 1.5-entmax attention (train the model this way). With one, each forward predicts Ĝ from (projected) q and k and runs
-/// <see cref="RoutedEntmax"/> over Ĝ only. With <see cref="Record"/> set it keeps the last q, k and valid pairs
-/// (detached) so the frozen model's attention can be extracted.
+/// The attention core of a Sparsefinder experiment, built for one method and immutable. Without a
+/// <see cref="Predictor"/> it is dense 1.5-entmax attention (train the model this way). With one, each forward predicts
+/// Ĝ from q and k — projected to r dimensions by <see cref="Projection"/>, a registered module that moves with the model
+/// — and runs <see cref="RoutedEntmax"/> over Ĝ only. To compare methods on one trained model, build a copy per method
+/// with <see cref="TransformerModels.WithAttention"/>; <c>onRouted</c> receives each routed forward's pair counts.
 /// </summary>
-public sealed class SparsefinderAttention : IAttentionWithProbabilities
+public sealed class SparsefinderAttention : nn.Module, IAttention
 {
-    /// <summary>Ĝ's predictor; null: dense entmax-1.5 attention.</summary>
-    public IGraphPredictor? Predictor { get; set; }
+    private readonly SparsefinderProjection? projection;
+    private readonly Action<GraphCounts>? onRouted;
 
-    /// <summary>Applied to q and k before <see cref="Predictor"/> (Sparsefinder's learned W_Q, W_K); null: raw q, k.</summary>
-    public SparsefinderProjection? Projection { get; set; }
-
-    /// <summary>Keep the last forward's q, k and valid pairs.</summary>
-    public bool Record { get; set; }
-
-    /// <summary>Last recorded queries (B, H, L, d), keys and valid pairs (bool (B, H, L, L)); null until recorded.</summary>
-    public (Tensor Queries, Tensor Keys, Tensor Valid)? Recorded { get; private set; }
-
-    /// <summary>Predicted and valid pair counts summed over routed forwards (Gold and Hits stay 0); reset by assigning Zero.</summary>
-    public GraphCounts RoutedCounts { get; set; } = GraphCounts.Zero;
-
-    public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
+    /// <param name="predictor">Ĝ's predictor; null: dense entmax-1.5 attention</param>
+    /// <param name="projection">Sparsefinder's learned W_Q, W_K applied to q and k before <paramref name="predictor"/>; null: raw q, k</param>
+    /// <param name="onRouted">receives (valid pairs, predicted pairs) of every routed forward, e.g. to measure realised sparsity</param>
+    public SparsefinderAttention(IGraphPredictor? predictor = null, SparsefinderProjection? projection = null, Action<GraphCounts>? onRouted = null)
+        : base(nameof(SparsefinderAttention))
     {
-        var (output, p) = Run(q, k, v, mask, needProbabilities: false);
-        p?.Dispose();
-        return output;
+        if (projection is not null && predictor is null)
+            throw new ArgumentException("projection is set but predictor is null; a projection only feeds a predictor (dense attention uses raw q, k).", nameof(projection));
+        Predictor = predictor;
+        this.projection = projection;
+        this.onRouted = onRouted;
+        RegisterComponents();
     }
 
-    public (Tensor Output, Tensor Probabilities) ForwardWithProbabilities(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null)
-    {
-        var (output, p) = Run(q, k, v, mask, needProbabilities: true);
-        return (output, p!);
-    }
+    public IGraphPredictor? Predictor { get; }
+    public SparsefinderProjection? Projection => projection;
+    public bool ProvidesProbabilities => true;
 
-    private (Tensor Output, Tensor? Probabilities) Run(Tensor q, Tensor k, Tensor v, AttentionMask? mask, bool needProbabilities)
+    public AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false)
     {
         var (batch, heads, lq, lk) = ScaledDotProductAttention.Check(q, k, v);
-        if (Record) Keep(q, k, mask, batch, heads, lq, lk);
         if (Predictor is null)
-            return ScaledDotProductAttention.Naive(q, k, v, mask, Normalizer.Entmax15);
+        {
+            var dense = ScaledDotProductAttention.Naive(q, k, v, mask, Normalizer.Entmax15);
+            if (withProbabilities) return dense;
+            dense.Probabilities!.Dispose();
+            return dense with { Probabilities = null };
+        }
         using var scope = NewDisposeScope();
         RoutedLayout layout;
         using (no_grad())
         {
             var valid = AttentionGraph.Valid(mask, batch, heads, lq, lk, q.device);
-            var (qp, kp) = Projection?.Project(q.detach(), k.detach()) ?? (q.detach(), k.detach());
+            var (qp, kp) = projection?.call(q.detach(), k.detach()) ?? (q.detach(), k.detach());
             var graph = Predictor.Predict(qp, kp, valid);
-            RoutedCounts += new GraphCounts(valid.sum().item<long>(), graph.sum().item<long>(), 0, 0, 0, 0);
+            onRouted?.Invoke(new GraphCounts(valid.sum().item<long>(), graph.sum().item<long>(), 0, 0, 0, 0));
             layout = RoutedLayout.FromGraph(graph);
         }
-        if (!needProbabilities) return (RoutedEntmax.Attend(q, k, v, layout).MoveToOuterDisposeScope(), null);
+        if (!withProbabilities) return new(RoutedEntmax.Attend(q, k, v, layout).MoveToOuterDisposeScope());
         var (output, p) = RoutedEntmax.AttendWithProbabilities(q, k, v, layout);
-        return (output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
+        return new(output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
     }
 
-    private void Keep(Tensor q, Tensor k, AttentionMask? mask, long batch, long heads, long lq, long lk)
+    public override string ToString() => Predictor is null ? "entmax15 attention" : $"routed entmax15 ({Predictor.Name}{(projection is null ? "" : ", projected")})";
+}
+
+/// <summary>A core that hands every call's q, k and mask to an observer before attending with the core it wraps.</summary>
+internal sealed class ObservedAttention(IAttention inner, Action<Tensor, Tensor, AttentionMask?> observe) : IAttention
+{
+    public bool ProvidesProbabilities => inner.ProvidesProbabilities;
+
+    public AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false)
     {
-        if (Recorded is { } old) { old.Queries.Dispose(); old.Keys.Dispose(); old.Valid.Dispose(); }
-        using var _ = no_grad();
-        Recorded = (q.detach().clone().DetachFromDisposeScope(), k.detach().clone().DetachFromDisposeScope(),
-                    AttentionGraph.Valid(mask, batch, heads, lq, lk, q.device).DetachFromDisposeScope());
+        observe(q, k, mask);
+        return inner.Forward(q, k, v, mask, withProbabilities);
     }
+
+    public override string ToString() => inner.ToString() ?? nameof(ObservedAttention);
 }
 
 /// <summary>One layer's extracted attention: what the projections train on and the predictors are scored against.</summary>
@@ -104,36 +110,31 @@ public sealed record ProjectionTrainingResult(IReadOnlyList<SparsefinderProjecti
 public static class Sparsefinder
 {
     /// <summary>
-    /// Runs the frozen model over <paramref name="inputs"/> (N, …) in batches and returns, per layer, q, k, the gold graph
-    /// and the valid pairs. <paramref name="forwardWithProbabilities"/> is the model's ForwardWithProbabilities; the
-    /// model's cores must be <paramref name="cores"/> (dense: no predictor).
+    /// Runs the frozen dense-entmax <paramref name="model"/> over <paramref name="inputs"/> (N, …) in batches and returns,
+    /// per layer, q, k, the gold graph (entmax's support) and the valid pairs. The model is not changed: a copy whose
+    /// cores also report q and k does the work.
     /// </summary>
-    public static LayerAttention[] Extract(Func<Tensor, (Tensor Logits, IReadOnlyList<Tensor?> Probabilities)> forwardWithProbabilities,
-                                           IReadOnlyList<SparsefinderAttention> cores, Tensor inputs, int batchSize = 16)
+    public static LayerAttention[] Extract(TransformerModel model, Tensor inputs, int batchSize = 16)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batchSize = {batchSize}; expected ≥ 1.");
-        if (cores.Any(c => c.Predictor is not null))
-            throw new InvalidOperationException("Extract needs dense entmax attention: every core's Predictor must be null.");
-        var parts = cores.Select(_ => new List<(Tensor, Tensor, Tensor, Tensor)>()).ToArray();
-        foreach (var core in cores) core.Record = true;
-        try
+        int layers = model.Config.Layers;
+        var cores = Enumerable.Range(0, layers).Select(model.Config.AttentionFor).ToArray();
+        if (cores.Any(c => c is SparsefinderAttention { Predictor: not null } || !c.ProvidesProbabilities))
+            throw new ArgumentException("Extract needs dense attention that forms its probabilities (SparsefinderAttention without a predictor).", nameof(model));
+        var parts = Enumerable.Range(0, layers).Select(_ => new List<(Tensor, Tensor, Tensor, Tensor)>()).ToArray();
+        var seen = new (Tensor Q, Tensor K, Tensor Valid)[layers];
+        void Observe(int layer, Tensor q, Tensor k, AttentionMask? mask) =>           // runs inside the layer's own dispose scope
+            seen[layer] = (q.detach().clone().DetachFromDisposeScope(), k.detach().clone().DetachFromDisposeScope(),
+                           AttentionGraph.Valid(mask, q.shape[0], q.shape[1], q.shape[2], k.shape[2], q.device).DetachFromDisposeScope());
+        using var probe = model.WithAttention(l => new ObservedAttention(cores[l], (q, k, mask) => Observe(l, q, k, mask)));
+        probe.eval();
+        using var _ = no_grad();
+        for (long start = 0; start < inputs.shape[0]; start += batchSize)
         {
-            using var _ = no_grad();
-            for (long start = 0; start < inputs.shape[0]; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                var (_, probabilities) = forwardWithProbabilities(inputs.narrow(0, start, Math.Min(inputs.shape[0], start + batchSize) - start));
-                for (int layer = 0; layer < cores.Count; layer++)
-                {
-                    var (q, k, valid) = cores[layer].Recorded ?? throw new InvalidOperationException($"core {layer} recorded nothing; is it the model's layer {layer} core?");
-                    var p = probabilities[layer] ?? throw new InvalidOperationException($"layer {layer} returned no probabilities.");
-                    parts[layer].Add((q.clone().MoveToOuterDisposeScope(), k.clone().MoveToOuterDisposeScope(), AttentionGraph.Gold(p).MoveToOuterDisposeScope(), valid.clone().MoveToOuterDisposeScope()));
-                }
-            }
-        }
-        finally
-        {
-            foreach (var core in cores) core.Record = false;
+            using var scope = NewDisposeScope();
+            var (_, probabilities) = probe.Forward(inputs.narrow(0, start, Math.Min(inputs.shape[0], start + batchSize) - start), withProbabilities: true);
+            for (int layer = 0; layer < layers; layer++)
+                parts[layer].Add((seen[layer].Q, seen[layer].K, AttentionGraph.Gold(probabilities![layer]).MoveToOuterDisposeScope(), seen[layer].Valid));
         }
         return parts.Select(list => new LayerAttention(cat(list.Select(t => t.Item1).ToList(), 0), cat(list.Select(t => t.Item2).ToList(), 0),
                                                        cat(list.Select(t => t.Item3).ToList(), 0), cat(list.Select(t => t.Item4).ToList(), 0))).ToArray();
@@ -168,7 +169,7 @@ public static class Sparsefinder
                     using var scope = NewDisposeScope();
                     var data = layers[layer];
                     optimizers[layer].zero_grad();
-                    var (qp, kp) = projections[layer].Project(data.Queries.index_select(0, index), data.Keys.index_select(0, index));
+                    var (qp, kp) = projections[layer].call(data.Queries.index_select(0, index), data.Keys.index_select(0, index));
                     var loss = SparsefinderProjection.MarginLoss(qp, kp, data.Gold.index_select(0, index), data.Valid.index_select(0, index),
                                                                  options.Margin, options.Seed * 1_000_003 + step);
                     if (loss.requires_grad)
@@ -192,7 +193,7 @@ public static class Sparsefinder
     {
         if (projection is null) return (data.Queries, data.Keys);
         using var _ = no_grad();
-        return projection.Project(data.Queries, data.Keys);
+        return projection.call(data.Queries, data.Keys);
     }
 
     /// <summary>

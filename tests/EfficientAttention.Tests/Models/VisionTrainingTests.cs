@@ -12,6 +12,8 @@ public sealed class FashionMnistFactAttribute : FactAttribute
     }
 }
 
+/// <summary>Trains for minutes: <c>Category=Slow</c>, run by CI as a step of its own.</summary>
+[Trait("Category", "Slow")]
 public class VisionTrainingTests
 {
     [FashionMnistFact]

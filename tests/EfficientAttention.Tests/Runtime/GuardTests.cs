@@ -3,7 +3,7 @@ using EfficientAttention;
 namespace EfficientAttention.Tests;
 
 /// <summary>Each bad input gives an ArgumentException naming the argument, what was received, and what was expected.</summary>
-public class BadInputTests
+public class GuardTests
 {
     private static void Rejects(Action call, string parameter, params string[] messageParts)
     {

@@ -3,7 +3,8 @@ using EfficientAttention;
 
 namespace EfficientAttention.Tests;
 
-internal static class T
+/// <summary>Tensor helpers of the tests: seeded inputs, conversions to plain arrays, closeness assertions, CsCheck score generators.</summary>
+internal static class TestTensors
 {
     public static Tensor Row(double[] z, ScalarType dtype = ScalarType.Float64) => tensor(z, dtype: ScalarType.Float64).to(dtype);
 

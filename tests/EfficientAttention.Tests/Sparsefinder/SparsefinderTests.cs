@@ -32,79 +32,79 @@ public class SparsefinderTests
     public void Gold_graph_is_the_entmax_support_of_a_hand_checked_row()
     {
         var p = Normalizers.Entmax15(tensor(new[] { -2.0, 0, 0.5 }).view(1, 1, 1, 3));
-        T.Close([0, 0.3260, 0.6740], T.ToArray(p), 1e-4, "entmax15([−2, 0, 0.5])");
+        TestTensors.Close([0, 0.3260, 0.6740], TestTensors.ToArray(p), 1e-4, "entmax15([−2, 0, 0.5])");
         Assert.Equal([false, true, true], AttentionGraph.Gold(p).flatten().data<bool>().ToArray());
     }
 
     [Fact]
     public void Routed_entmax_over_a_superset_of_the_support_equals_dense_entmax_forward_and_gradient()
     {
-        var q = T.Randn(1, 2, 3, 16, 8).mul(2).requires_grad_(true);
-        var k = T.Randn(2, 2, 3, 16, 8).requires_grad_(true);
-        var v = T.Randn(3, 2, 3, 16, 5).requires_grad_(true);
+        var q = TestTensors.Randn(1, 2, 3, 16, 8).mul(2).requires_grad_(true);
+        var k = TestTensors.Randn(2, 2, 3, 16, 8).requires_grad_(true);
+        var v = TestTensors.Randn(3, 2, 3, 16, 5).requires_grad_(true);
         var valid = Causal(2, 3, 16);
         var (dense, p) = ScaledDotProductAttention.Naive(q, k, v, AttentionMask.CausalOnly, Normalizer.Entmax15);
-        var gold = AttentionGraph.Gold(p);
+        var gold = AttentionGraph.Gold(p!);
         Assert.True(gold.sum().item<long>() < valid.sum().item<long>(), "the test needs a sparse gold graph");
         var extra = rand(new long[] { 2, 3, 16, 16 }, ScalarType.Float64, generator: new Generator(7)).lt(0.3);
         var superset = gold.logical_or(extra).logical_and(valid);
         var layout = RoutedLayout.FromGraph(superset);
         Assert.True(layout.Width < 16, "the layout should be narrower than the full key length");
-        var w = T.Randn(4, 2, 3, 16, 5);
+        var w = TestTensors.Randn(4, 2, 3, 16, 5);
         Tensor[] Grads(Tensor output) => autograd.grad([(output * w).sum()], [q, k, v], retain_graph: true).ToArray();
         var gd = Grads(dense);
         foreach (var strategy in new[] { RoutedStrategy.Gather, RoutedStrategy.ScoreRows })
         {
             var routed = RoutedEntmax.Attend(q, k, v, layout, strategy);
-            T.Close(T.ToArray(dense), T.ToArray(routed), 1e-6, $"{strategy}: routed vs dense output");
+            TestTensors.Close(TestTensors.ToArray(dense), TestTensors.ToArray(routed), 1e-6, $"{strategy}: routed vs dense output");
             var gr = Grads(routed);
-            for (int i = 0; i < 3; i++) T.Close(T.ToArray(gd[i]), T.ToArray(gr[i]), 1e-6, $"{strategy}: gradient {"qkv"[i]}");
+            for (int i = 0; i < 3; i++) TestTensors.Close(TestTensors.ToArray(gd[i]), TestTensors.ToArray(gr[i]), 1e-6, $"{strategy}: gradient {"qkv"[i]}");
         }
     }
 
     [Fact]
     public void Routed_entmax_over_a_graph_missing_support_is_entmax_restricted_to_that_graph()
     {
-        var q = T.Randn(11, 1, 2, 10, 4).mul(2);
-        var k = T.Randn(12, 1, 2, 10, 4);
-        var v = T.Randn(13, 1, 2, 10, 3);
+        var q = TestTensors.Randn(11, 1, 2, 10, 4).mul(2);
+        var k = TestTensors.Randn(12, 1, 2, 10, 4);
+        var v = TestTensors.Randn(13, 1, 2, 10, 3);
         var graph = rand(new long[] { 1, 2, 10, 10 }, ScalarType.Float64, generator: new Generator(5)).lt(0.4).logical_and(Causal(1, 2, 10));
         graph[0, 0, 3] = zeros(10, ScalarType.Bool);                                           // a query with no predicted key
         var (output, p) = RoutedEntmax.AttendWithProbabilities(q, k, v, RoutedLayout.FromGraph(graph), RoutedStrategy.Gather);
         var (rowsOutput, rowsP) = RoutedEntmax.AttendWithProbabilities(q, k, v, RoutedLayout.FromGraph(graph), RoutedStrategy.ScoreRows);
-        T.Close(T.ToArray(output), T.ToArray(rowsOutput), 1e-12, "the two strategies agree");
-        T.Close(T.ToArray(p), T.ToArray(rowsP), 1e-12, "the two strategies agree on P");
+        TestTensors.Close(TestTensors.ToArray(output), TestTensors.ToArray(rowsOutput), 1e-12, "the two strategies agree");
+        TestTensors.Close(TestTensors.ToArray(p), TestTensors.ToArray(rowsP), 1e-12, "the two strategies agree on P");
         for (long h = 0; h < 2; h++)
         {
-            var (expected, expectedP) = Reference.Attention(T.Slice(q, 0, h), T.Slice(k, 0, h), T.Slice(v, 0, h), Bools(graph, 0, h), Reference.Entmax15);
-            T.Close(T.Flat(expected), T.ToArray(output[0, h]), 1e-9, $"output head {h}");
-            T.Close(T.Flat(expectedP), T.ToArray(p[0, h]), 1e-9, $"probabilities head {h}");
+            var (expected, expectedP) = Reference.Attention(TestTensors.Slice(q, 0, h), TestTensors.Slice(k, 0, h), TestTensors.Slice(v, 0, h), Bools(graph, 0, h), Reference.Entmax15);
+            TestTensors.Close(TestTensors.Flat(expected), TestTensors.ToArray(output[0, h]), 1e-9, $"output head {h}");
+            TestTensors.Close(TestTensors.Flat(expectedP), TestTensors.ToArray(p[0, h]), 1e-9, $"probabilities head {h}");
         }
-        var sums = T.ToArray(p.sum(-1));
+        var sums = TestTensors.ToArray(p.sum(-1));
         var nonEmpty = graph.any(-1).flatten().data<bool>().ToArray();
         for (int i = 0; i < sums.Length; i++) Assert.Equal(nonEmpty[i] ? 1.0 : 0.0, sums[i], 9);
         Assert.True(p.masked_select(graph.logical_not()).eq(0).all().item<bool>(), "no probability outside Ĝ");
-        Assert.Equal(0.0, T.ToArray(output[0, 0, 3]).Select(Math.Abs).Max());
+        Assert.Equal(0.0, TestTensors.ToArray(output[0, 0, 3]).Select(Math.Abs).Max());
     }
 
     [Fact]
     public void Routed_entmax_gradient_passes_a_finite_difference_check_with_an_empty_row()
     {
-        var k = T.Randn(21, 1, 1, 6, 3);
-        var v = T.Randn(22, 1, 1, 6, 2);
+        var k = TestTensors.Randn(21, 1, 1, 6, 3);
+        var v = TestTensors.Randn(22, 1, 1, 6, 2);
         var graph = rand(new long[] { 1, 1, 6, 6 }, ScalarType.Float64, generator: new Generator(9)).lt(0.6).logical_and(Causal(1, 1, 6));
         graph[0, 0, 2] = zeros(6, ScalarType.Bool);
         var layout = RoutedLayout.FromGraph(graph);
         foreach (var strategy in new[] { RoutedStrategy.Gather, RoutedStrategy.ScoreRows })
         {
-            var check = GradCheck.Check(x => RoutedEntmax.Attend(x, k, v, layout, strategy), T.Randn(23, 1, 1, 6, 3));
+            var check = GradCheck.Check(x => RoutedEntmax.Attend(x, k, v, layout, strategy), TestTensors.Randn(23, 1, 1, 6, 3));
             Assert.True(check.Passed, $"{strategy} dq: {check}");
-            var checkK = GradCheck.Check(x => RoutedEntmax.Attend(T.Randn(23, 1, 1, 6, 3), x, v, layout, strategy), k);
+            var checkK = GradCheck.Check(x => RoutedEntmax.Attend(TestTensors.Randn(23, 1, 1, 6, 3), x, v, layout, strategy), k);
             Assert.True(checkK.Passed, $"{strategy} dk: {checkK}");
-            var checkV = GradCheck.Check(x => RoutedEntmax.Attend(T.Randn(23, 1, 1, 6, 3), k, x, layout, strategy), v);
+            var checkV = GradCheck.Check(x => RoutedEntmax.Attend(TestTensors.Randn(23, 1, 1, 6, 3), k, x, layout, strategy), v);
             Assert.True(checkV.Passed, $"{strategy} dv: {checkV}");
         }
-        var qg = T.Randn(23, 1, 1, 6, 3).requires_grad_(true);
+        var qg = TestTensors.Randn(23, 1, 1, 6, 3).requires_grad_(true);
         RoutedEntmax.Attend(qg, k, v, layout).sum().backward();
         Assert.False(qg.grad!.isnan().any().item<bool>());
     }
@@ -121,40 +121,40 @@ public class SparsefinderTests
     [Fact]
     public void Distance_bucket_and_cluster_predictors_match_their_loops()
     {
-        var q = T.Randn(31, 2, 2, 12, 3);
-        var k = T.Randn(32, 2, 2, 12, 3);
+        var q = TestTensors.Randn(31, 2, 2, 12, 3);
+        var k = TestTensors.Randn(32, 2, 2, 12, 3);
         var valid = Causal(2, 2, 12);
         valid[1, .., .., 10..] = zeros(2, 12, 2, ScalarType.Bool);                              // padding in sequence 1
         var validOf = (long b, long h) => Bools(valid, b, h);
 
-        SameGraph(new DistancePredictor(1.7).Predict(q, k, valid), (b, h) => GraphReference.Distance(T.Slice(q, b, h), T.Slice(k, b, h), validOf(b, h), 1.7), "distance");
+        SameGraph(new DistancePredictor(1.7).Predict(q, k, valid), (b, h) => GraphReference.Distance(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), validOf(b, h), 1.7), "distance");
 
         foreach (var kind in new[] { BucketKind.FixedSize, BucketKind.Quantile })
         {
             var buckets = BucketPredictor.Fit(q, k, 4, kind);
             Assert.Equal(new long[] { 2, 3, 3 }, buckets.Boundaries.shape);
-            SameGraph(buckets.Predict(q, k, valid), (b, h) => GraphReference.Buckets(T.Slice(q, b, h), T.Slice(k, b, h), validOf(b, h),
-                Enumerable.Range(0, 3).Select(c => T.ToArray(buckets.Boundaries[h, c])).ToArray()), $"buckets {kind}");
+            SameGraph(buckets.Predict(q, k, valid), (b, h) => GraphReference.Buckets(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), validOf(b, h),
+                Enumerable.Range(0, 3).Select(c => TestTensors.ToArray(buckets.Boundaries[h, c])).ToArray()), $"buckets {kind}");
         }
 
         foreach (var (top, normalize) in new[] { (1, false), (2, false), (1, true) })
         {
             var clusters = KMeansPredictor.Fit(q, k, 4, top, normalize, seed: 1);
-            SameGraph(clusters.Predict(q, k, valid), (b, h) => GraphReference.Clusters(T.Slice(q, b, h), T.Slice(k, b, h), validOf(b, h),
-                Enumerable.Range(0, 4).Select(c => T.ToArray(clusters.Centroids[h, c])).ToArray(), top, normalize), $"k-means top {top} normalize {normalize}");
+            SameGraph(clusters.Predict(q, k, valid), (b, h) => GraphReference.Clusters(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), validOf(b, h),
+                Enumerable.Range(0, 4).Select(c => TestTensors.ToArray(clusters.Centroids[h, c])).ToArray(), top, normalize), $"k-means top {top} normalize {normalize}");
         }
 
         var lsh = new LshPredictor(4, rounds: 2, seed: 3);
         var rotations = lsh.Rotations(3, ScalarType.Float64, CPU);
-        SameGraph(lsh.Predict(q, k, valid), (b, h) => GraphReference.Lsh(T.Slice(q, b, h), T.Slice(k, b, h), validOf(b, h),
-            Enumerable.Range(0, 2).Select(r => T.Slice(rotations.unsqueeze(0), 0, r)).ToArray()), "lsh");
+        SameGraph(lsh.Predict(q, k, valid), (b, h) => GraphReference.Lsh(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), validOf(b, h),
+            Enumerable.Range(0, 2).Select(r => TestTensors.Slice(rotations.unsqueeze(0), 0, r)).ToArray()), "lsh");
     }
 
     [Fact]
     public void Pattern_baselines_and_window_unions_match_their_loops()
     {
-        var q = T.Randn(41, 1, 2, 20, 3);
-        var k = T.Randn(42, 1, 2, 20, 3);
+        var q = TestTensors.Randn(41, 1, 2, 20, 3);
+        var k = TestTensors.Randn(42, 1, 2, 20, 3);
         var valid = Causal(1, 2, 20);
         var v = Bools(valid, 0, 0);
         SameGraph(PatternPredictor.SlidingWindow(3).Predict(q, k, valid), (_, _) => GraphReference.Window(v, 3), "window");
@@ -166,7 +166,7 @@ public class SparsefinderTests
         var union = new WithWindow(distance, 2, firstKeys: 1).Predict(q, k, valid);
         SameGraph(union, (b, h) =>
         {
-            var d = GraphReference.Distance(T.Slice(q, b, h), T.Slice(k, b, h), v, 0.8);
+            var d = GraphReference.Distance(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), v, 0.8);
             var w = GraphReference.Window(v, 2);
             var g = new bool[20, 20];
             for (int i = 0; i < 20; i++) for (int j = 0; j < 20; j++) g[i, j] = v[i, j] && (d[i, j] || w[i, j] || j < 1);
@@ -183,8 +183,8 @@ public class SparsefinderTests
     [Fact]
     public void No_predictor_crosses_the_causal_or_padding_mask()
     {
-        var q = T.Randn(51, 2, 2, 16, 4);
-        var k = T.Randn(52, 2, 2, 16, 4);
+        var q = TestTensors.Randn(51, 2, 2, 16, 4);
+        var k = TestTensors.Randn(52, 2, 2, 16, 4);
         var padding = ones(2, 16, ScalarType.Bool);
         padding[0, 12..] = zeros(4, ScalarType.Bool);
         var valid = AttentionGraph.Valid(new AttentionMask { Causal = true, KeyPadding = padding }, 2, 2, 16, 16, CPU);
@@ -230,8 +230,8 @@ public class SparsefinderTests
         Assert.Equal(expected, SparsefinderProjection.MarginLoss(q, k, gold, valid).item<double>(), 12);
         Assert.Equal(0.0, SparsefinderProjection.MarginLoss(q, k, gold.logical_not(), valid, margin: 0.1).item<double>(), 12); // far negative: no loss
 
-        var qs = T.Randn(61, 1, 2, 8, 3);
-        var ks = T.Randn(62, 1, 2, 8, 3);
+        var qs = TestTensors.Randn(61, 1, 2, 8, 3);
+        var ks = TestTensors.Randn(62, 1, 2, 8, 3);
         var validCausal = Causal(1, 2, 8);
         var goldRandom = rand(new long[] { 1, 2, 8, 8 }, ScalarType.Float64, generator: new Generator(4)).lt(0.4).logical_and(validCausal);
         var check = GradCheck.Check(x => SparsefinderProjection.MarginLoss(x, ks, goldRandom, validCausal, 1.0, seed: 5).view(1), qs);
@@ -243,24 +243,24 @@ public class SparsefinderTests
     [Fact]
     public void A_model_routed_over_every_valid_pair_equals_the_dense_model_and_projections_learn()
     {
-        var cores = Enumerable.Range(0, 2).Select(_ => new SparsefinderAttention()).ToArray();
-        manual_seed(1);
-        var model = new CausalLanguageModel(new TransformerConfig(2, 2, 16, 32, MaxLength: 24) { Attention = l => cores[l] }, vocabularySize: 11);
+        var model = new CausalLanguageModel(new TransformerConfig(2, 2, 16, 32, MaxLength: 24) { Attention = _ => new SparsefinderAttention() }, vocabularySize: 11, seed: 1);
         model.to(ScalarType.Float64).eval();
         var tokens = randint(0, 11, new long[] { 24, 24 }, generator: new Generator(8));
         var dense = model.call(tokens[..2]);
-        foreach (var c in cores) c.Predictor = PatternPredictor.SlidingWindow(100);
-        var routed = model.call(tokens[..2]);
-        T.Close(T.ToArray(dense), T.ToArray(routed), 1e-9, "logits");
-        Assert.Equal(2 * 2 * (24 * 25 / 2), cores[0].RoutedCounts.Valid);                       // B · H · causal pairs
-        Assert.Equal(cores[0].RoutedCounts.Valid, cores[0].RoutedCounts.Predicted);
-        foreach (var c in cores) c.Predictor = null;
+        var counts = GraphCounts.Zero;
+        using var routedModel = model.WithAttention(_ => new SparsefinderAttention(PatternPredictor.SlidingWindow(100), onRouted: c => counts += c));
+        var routed = routedModel.call(tokens[..2]);
+        TestTensors.Close(TestTensors.ToArray(dense), TestTensors.ToArray(routed), 1e-9, "logits");
+        Assert.Equal(2 * 2 * 2 * (24 * 25 / 2), counts.Valid);                              // layers · B · H · causal pairs
+        Assert.Equal(counts.Valid, counts.Predicted);
+        TestTensors.Close(TestTensors.ToArray(dense), TestTensors.ToArray(model.call(tokens[..2])), 0, "the original model is unchanged");
 
-        var layers = Sparsefinder.Extract(model.ForwardWithProbabilities, cores, tokens, batchSize: 5);
+        var layers = Sparsefinder.Extract(model, tokens, batchSize: 5);
         Assert.Equal(2, layers.Length);
         Assert.Equal(new long[] { 24, 2, 24, 8 }, layers[1].Queries.shape);
         Assert.Equal(new long[] { 24, 2, 24, 24 }, layers[1].Gold.shape);
         Assert.False(layers[0].Gold.logical_and(layers[0].Valid.logical_not()).any().item<bool>());
+        Assert.True(layers[1].Gold.eq(AttentionGraph.Gold(model.Forward(tokens, withProbabilities: true).Probabilities![1])).all().item<bool>(), "gold = the model's own support");
 
         var result = Sparsefinder.TrainProjections(layers, new ProjectionTrainingOptions { Epochs = 20, BatchSize = 4, LearningRate = 1e-2, Progress = null });
         Assert.Equal(20 * 6, result.Losses.Count);
@@ -271,7 +271,7 @@ public class SparsefinderTests
     [Fact]
     public void Bad_settings_are_named()
     {
-        var q = T.Randn(71, 1, 1, 4, 2);
+        var q = TestTensors.Randn(71, 1, 1, 4, 2);
         Assert.Contains("threshold", Assert.Throws<ArgumentOutOfRangeException>(() => new DistancePredictor(0)).Message);
         Assert.Contains("buckets β = 1", Assert.Throws<ArgumentOutOfRangeException>(() => BucketPredictor.Fit(q, q, 1, BucketKind.Quantile)).Message);
         Assert.Contains("clusters = 9", Assert.Throws<ArgumentOutOfRangeException>(() => KMeansPredictor.Fit(q, q, 9)).Message);
@@ -287,7 +287,7 @@ public class SparsefinderTests
     [Fact]
     public void Distance_thresholds_cut_the_requested_share_of_pairs_and_timing_graphs_keep_what_they_say()
     {
-        var data = new LayerAttention(T.Randn(81, 4, 2, 30, 3), T.Randn(82, 4, 2, 30, 3), zeros(4, 2, 30, 30, ScalarType.Bool), Causal(4, 2, 30));
+        var data = new LayerAttention(TestTensors.Randn(81, 4, 2, 30, 3), TestTensors.Randn(82, 4, 2, 30, 3), zeros(4, 2, 30, 30, ScalarType.Bool), Causal(4, 2, 30));
         var thresholds = Sparsefinder.DistanceThresholds(data, null, [0.1, 0.5]);
         var counts = Sparsefinder.Score(new DistancePredictor(thresholds[1]), data.Queries, data.Keys, data).Aggregate((a, b) => a + b);
         Assert.InRange(1 - counts.Sparsity, 0.49, 0.51);

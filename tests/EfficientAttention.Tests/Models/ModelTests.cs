@@ -29,8 +29,8 @@ public class ModelTests
         var changed = tokens.clone();
         changed[.., 8..] = (changed[.., 8..] + 1) % 11;                               // change positions ≥ 8
         var (a, b) = (lm.call(tokens), lm.call(changed));
-        T.Close(T.ToArray(a[.., ..8]), T.ToArray(b[.., ..8]), 1e-6, "logits before position 8");
-        Assert.True(T.MaxAbsDiff(T.ToArray(a[.., 8..]), T.ToArray(b[.., 8..])) > 1e-4, "later logits must change");
+        TestTensors.Close(TestTensors.ToArray(a[.., ..8]), TestTensors.ToArray(b[.., ..8]), 1e-6, "logits before position 8");
+        Assert.True(TestTensors.MaxAbsDiff(TestTensors.ToArray(a[.., 8..]), TestTensors.ToArray(b[.., 8..])) > 1e-4, "later logits must change");
     }
 
     [Theory]
@@ -42,7 +42,7 @@ public class ModelTests
         var encoder = new EncoderClassifier(Small(), vocabularySize: 16, classes: 10, pooling, padToken: 0);
         var tokens = Tokens(3, 2, 10, 15) + 1;                                        // no padding: ids 1…15
         var padded = cat([tokens, zeros(2, 6, ScalarType.Int64)], 1);                 // + 6 PAD tokens
-        T.Close(T.ToArray(encoder.call(tokens)), T.ToArray(encoder.call(padded)), 1e-5, "padding changed the logits");
+        TestTensors.Close(TestTensors.ToArray(encoder.call(tokens)), TestTensors.ToArray(encoder.call(padded)), 1e-5, "padding changed the logits");
         Assert.Equal(new long[] { 2, 10 }, encoder.call(padded).shape);
     }
 
@@ -52,10 +52,9 @@ public class ModelTests
         manual_seed(4);
         var vit = new VisionTransformer(Small(), imageSize: 28, patchSize: 4, channels: 1, classes: 10);
         Assert.Equal(49, vit.PatchCount);
-        var (logits, probabilities) = vit.ForwardWithProbabilities(rand(3, 1, 28, 28));
+        var (logits, probabilities) = vit.Forward(rand(3, 1, 28, 28), withProbabilities: true);
         Assert.Equal(new long[] { 3, 10 }, logits.shape);
-        Assert.Equal(2, probabilities.Count);
-        Assert.All(probabilities, p => Assert.Equal(new long[] { 3, 2, 50, 50 }, p!.shape));      // CLS + 49 patches
+        Assert.Equal(new long[] { 2, 3, 2, 50, 50 }, probabilities!.shape);             // layers, B, H, CLS + 49 patches
     }
 
     [Fact]
@@ -64,23 +63,22 @@ public class ModelTests
         manual_seed(5);
         var lm = new CausalLanguageModel(Small(l => new ScaledDotProductAttention(l == 0 ? Normalizer.Softmax : Normalizer.Sparsemax)), 11);
         var tokens = Tokens(5, 2, 12, 11);
-        var (logits, p) = lm.ForwardWithProbabilities(tokens);
-        T.Close(T.ToArray(lm.call(tokens)), T.ToArray(logits), 1e-6, "same logits with and without probabilities");
-        Assert.Equal(2, p.Count);
-        Assert.All(p, layer => Assert.All(T.ToArray(layer!.sum(-1)), s => Assert.Equal(1.0, s, 1e-5)));
+        var (logits, p) = lm.Forward(tokens, withProbabilities: true);
+        TestTensors.Close(TestTensors.ToArray(lm.call(tokens)), TestTensors.ToArray(logits), 1e-6, "same logits with and without probabilities");
+        Assert.Equal(2, p!.shape[0]);
+        Assert.All(TestTensors.ToArray(p.sum(-1)), s => Assert.Equal(1.0, s, 1e-5));
         var lower = tril(ones(12, 12)).to(ScalarType.Bool);
         long positiveBelowDiagonal(Tensor layer) => layer.gt(0).logical_and(lower).sum().item<long>();
-        Assert.Equal(2 * 2 * 78, positiveBelowDiagonal(p[0]!));                        // softmax: full support on j ≤ i
-        Assert.True(positiveBelowDiagonal(p[1]!) < 2 * 2 * 78, "sparsemax layer should have exact zeros");
+        Assert.Equal(2 * 2 * 78, positiveBelowDiagonal(p[0]));                         // softmax: full support on j ≤ i
+        Assert.True(positiveBelowDiagonal(p[1]) < 2 * 2 * 78, "sparsemax layer should have exact zeros");
     }
 
     [Fact]
-    public void Layers_without_probabilities_report_null()
+    public void A_layer_without_probabilities_says_so_when_they_are_asked_for()
     {
         var lm = new CausalLanguageModel(Small(l => l == 0 ? new FusedOnly() : new ScaledDotProductAttention()), 11);
-        var (_, p) = lm.ForwardWithProbabilities(Tokens(6, 1, 5, 11));
-        Assert.Null(p[0]);
-        Assert.NotNull(p[1]);
+        Assert.Contains(nameof(FusedOnly), Assert.Throws<NotSupportedException>(() => lm.Forward(Tokens(6, 1, 5, 11), withProbabilities: true)).Message);
+        Assert.Equal(new long[] { 1, 5, 11 }, lm.call(Tokens(6, 1, 5, 11)).shape);
     }
 
     [Fact]
@@ -89,14 +87,15 @@ public class ModelTests
         var lm = new CausalLanguageModel(Small(), 11);
         // per block: 2 LN (2·2·16) + 4 projections (4·(16·16+16)) + MLP (16·32+32 + 32·16+16); + final LN, embedding, positions
         long perBlock = 2 * 2 * 16 + 4 * (16 * 16 + 16) + (16 * 32 + 32) + (32 * 16 + 16);
-        Assert.Equal(2 * perBlock + 2 * 16 + 11 * 16 + 64 * 16, ModelInputs.ParameterCount(lm));
-        Assert.Contains("2 layers × 2 heads", ModelInputs.Describe(lm));
+        Assert.Equal(2 * perBlock + 2 * 16 + 11 * 16 + 64 * 16, lm.ParameterCount);
+        Assert.Contains("2 layers × 2 heads", lm.Description);
     }
 
     [Fact]
     public void Bad_model_inputs_are_named()
     {
         var lm = new CausalLanguageModel(Small(), 11);
+        lm.eval();                                                                      // values are checked outside training
         var e = Assert.Throws<ArgumentException>(() => lm.call(full(new long[] { 1, 4 }, 11L)));
         Assert.Equal("tokens", e.ParamName);
         Assert.Contains("vocabularySize = 11", e.Message);
@@ -107,6 +106,8 @@ public class ModelTests
 
     private sealed class FusedOnly : IAttention
     {
-        public Tensor Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null) => ScaledDotProductAttention.Fused(q, k, v, mask);
+        public bool ProvidesProbabilities => false;
+        public AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false)
+            => withProbabilities ? throw new NotSupportedException($"{nameof(FusedOnly)} forms no probabilities") : new(ScaledDotProductAttention.Fused(q, k, v, mask));
     }
 }

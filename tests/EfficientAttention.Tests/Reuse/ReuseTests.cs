@@ -5,32 +5,35 @@ namespace EfficientAttention.Tests;
 
 public class ReuseTests
 {
-    private static Tensor X(long seed, long b = 2, long l = 6, long d = 12) => T.Randn(seed, b, l, d);
+    private static Tensor X(long seed, long b = 2, long l = 6, long d = 12) => TestTensors.Randn(seed, b, l, d);
 
     [Fact]
-    public void K_zero_equals_standard_multi_head_attention_bit_for_bit()
+    public void K_zero_is_standard_multi_head_attention_with_full_width_projections()
     {
         manual_seed(1);
         var standard = new MultiHeadAttention(12, 3, new ScaledDotProductAttention(Normalizer.Softmax, useFusedKernel: false)).to(ScalarType.Float64);
-        var reuse = new ReuseMultiHeadAttention(12, 3, reusedHeads: 0).to(ScalarType.Float64);
+        var reuse = new MultiHeadAttention(12, 3, reusedHeads: 0).to(ScalarType.Float64);
+        Assert.False(reuse.ReusesPrevious);
+        Assert.Equal(new long[] { 12, 12 }, reuse.get_parameter("query.weight")!.shape);
         using (no_grad())
             foreach (var (name, parameter) in standard.named_parameters())
                 reuse.get_parameter(name)!.copy_(parameter);                            // same weights, same names
         var x = X(2);
-        var (expected, pExpected) = standard.ForwardWithProbabilities(x, AttentionMask.CausalOnly);
-        var (actual, pActual) = reuse.Forward(x, AttentionMask.CausalOnly, null, needProbabilities: true);
+        var (expected, pExpected) = standard.Forward(x, AttentionMask.CausalOnly, withProbabilities: true);
+        var (actual, pActual) = reuse.Forward(x, AttentionMask.CausalOnly, withProbabilities: true);
         Assert.True(expected.eq(actual).all().item<bool>(), "outputs differ");
-        Assert.True(pExpected.eq(pActual!).all().item<bool>(), "probabilities differ");
+        Assert.True(pExpected!.eq(pActual!).all().item<bool>(), "probabilities differ");
+        TestTensors.Close(TestTensors.ToArray(expected), TestTensors.ToArray(reuse.Forward(x, AttentionMask.CausalOnly).Output), 1e-12, "fused path without P");
     }
 
     [Fact]
     public void Reused_heads_apply_and_hand_on_exactly_the_earlier_maps()
     {
-        var earlier = new ReuseMultiHeadAttention(12, 3, 0).to(ScalarType.Float64);
-        var later = new ReuseMultiHeadAttention(12, 3, reusedHeads: 2).to(ScalarType.Float64);
+        var earlier = new MultiHeadAttention(12, 3, reusedHeads: 0).to(ScalarType.Float64);
+        var later = new MultiHeadAttention(12, 3, reusedHeads: 2).to(ScalarType.Float64);
         var x = X(3);
-        var (_, p0) = earlier.Forward(x, null, null, true);                               // (B, 3, L, L)
-        var (_, p1) = later.Forward(X(4), null, p0, true);
+        var (_, p0) = earlier.Forward(x, withProbabilities: true);                               // (B, 3, L, L)
+        var (_, p1) = later.Forward(X(4), previous: p0, withProbabilities: true);
         Assert.True(p1![.., 1..].eq(p0![.., ..2]).all().item<bool>(), "reused maps must be the first K handed over, unchanged");
         Assert.False(p1[.., 0].eq(p0[.., 0]).all().item<bool>(), "the new head computes its own map");
     }
@@ -38,11 +41,11 @@ public class ReuseTests
     [Fact]
     public void Reused_heads_have_no_query_or_key_parameters()
     {
-        var partial = new ReuseMultiHeadAttention(12, 3, reusedHeads: 2);
+        var partial = new MultiHeadAttention(12, 3, reusedHeads: 2);
         Assert.Equal(new long[] { 4, 12 }, partial.get_parameter("query.weight")!.shape);   // one new head of width 4
         Assert.Equal(new long[] { 4, 12 }, partial.get_parameter("key.weight")!.shape);
         Assert.Equal(new long[] { 12, 12 }, partial.get_parameter("value.weight")!.shape);  // every head keeps its V
-        var all = new ReuseMultiHeadAttention(12, 3, reusedHeads: -1);
+        var all = new MultiHeadAttention(12, 3, reusedHeads: -1);
         Assert.DoesNotContain(all.named_parameters(), p => p.name.StartsWith("query") || p.name.StartsWith("key"));
         Assert.Equal(3, all.ReusedHeads);
     }
@@ -50,10 +53,10 @@ public class ReuseTests
     [Fact]
     public void Gradient_reaches_the_earlier_layer_through_the_reused_maps()
     {
-        var earlier = new ReuseMultiHeadAttention(12, 3, 0).to(ScalarType.Float64);
-        var later = new ReuseMultiHeadAttention(12, 3, reusedHeads: -1).to(ScalarType.Float64);
-        var (_, p0) = earlier.Forward(X(5), null, null, true);
-        var (y, _) = later.Forward(X(6), null, p0, false);                                // the only path to `earlier` is P
+        var earlier = new MultiHeadAttention(12, 3, reusedHeads: 0).to(ScalarType.Float64);
+        var later = new MultiHeadAttention(12, 3, reusedHeads: -1).to(ScalarType.Float64);
+        var (_, p0) = earlier.Forward(X(5), withProbabilities: true);
+        var (y, _) = later.Forward(X(6), previous: p0);                                // the only path to `earlier` is P
         y.square().sum().backward();
         Assert.True(earlier.get_parameter("query.weight")!.grad!.abs().sum().item<double>() > 0, "no gradient to the earlier Q");
         Assert.True(earlier.get_parameter("value.weight")!.grad is null, "V of the earlier layer is not on this path");
@@ -65,12 +68,12 @@ public class ReuseTests
         var config = ReusePolicy.FirstHalf(layers: 4, reusedHeads: 2).Apply(new TransformerConfig(4, 4, 16, 32, MaxLength: 16));
         manual_seed(3);
         var lm = new CausalLanguageModel(config, 9);
-        Assert.Equal([0, 2, 0, 0], lm.Stack.Blocks.Select(b => ((ReuseMultiHeadAttention)b.Attention).ReusedHeads));
+        Assert.Equal([0, 2, 0, 0], lm.Stack.Blocks.Select(b => b.Attention.ReusedHeads));
         var tokens = randint(0, 9, new long[] { 2, 10 }, generator: new Generator(1));
         var changed = tokens.clone(); changed[.., 6..] = (changed[.., 6..] + 1) % 9;
-        T.Close(T.ToArray(lm.call(tokens)[.., ..6]), T.ToArray(lm.call(changed)[.., ..6]), 1e-5, "logits before position 6");
-        var (_, maps) = lm.ForwardWithProbabilities(tokens);
-        Assert.True(maps[1]![.., 2..].eq(maps[0]![.., ..2]).all().item<bool>(), "layer 1 reuses layer 0's first two maps");
+        TestTensors.Close(TestTensors.ToArray(lm.call(tokens)[.., ..6]), TestTensors.ToArray(lm.call(changed)[.., ..6]), 1e-5, "logits before position 6");
+        var (_, maps) = lm.Forward(tokens, withProbabilities: true);
+        Assert.True(maps![1][.., 2..].eq(maps[0][.., ..2]).all().item<bool>(), "layer 1 reuses layer 0's first two maps");
     }
 
     [Fact]
@@ -83,8 +86,8 @@ public class ReuseTests
         Assert.Equal(0.75, ReuseAnalysis.HeadSimilarity(a, b).item<double>(), 12);
         var both = cat([a, b], 1);                                                     // (1, 2, 2, 3)
         var s = ReuseAnalysis.HeadSimilarity(both, both);
-        Assert.Equal([1.0, 0.75, 0.75, 1.0], T.ToArray(s));
-        Assert.Equal([0.75, 1.0], T.ToArray(ReuseAnalysis.BestMatch(both, b)));             // a's best in b is 0.75
+        Assert.Equal([1.0, 0.75, 0.75, 1.0], TestTensors.ToArray(s));
+        Assert.Equal([0.75, 1.0], TestTensors.ToArray(ReuseAnalysis.BestMatch(both, b)));             // a's best in b is 0.75
     }
 
     [Fact]
@@ -101,11 +104,11 @@ public class ReuseTests
     [Fact]
     public void Bad_reuse_settings_are_named()
     {
-        Assert.Equal("reusedHeads", Assert.Throws<ArgumentOutOfRangeException>(() => new ReuseMultiHeadAttention(12, 3, 4)).ParamName);
-        Assert.Equal("reusedHeads", Assert.Throws<ArgumentOutOfRangeException>(() => new ReuseMultiHeadAttention(12, 3, -2)).ParamName);
-        var noMaps = Assert.Throws<ArgumentNullException>(() => new ReuseMultiHeadAttention(12, 3, 1).Forward(X(7).to(ScalarType.Float32), null, null, false));
+        Assert.Equal("reusedHeads", Assert.Throws<ArgumentOutOfRangeException>(() => new MultiHeadAttention(12, 3, reusedHeads: 4)).ParamName);
+        Assert.Equal("reusedHeads", Assert.Throws<ArgumentOutOfRangeException>(() => new MultiHeadAttention(12, 3, reusedHeads: -2)).ParamName);
+        var noMaps = Assert.Throws<ArgumentNullException>(() => new MultiHeadAttention(12, 3, reusedHeads: 1).Forward(X(7).to(ScalarType.Float32)));
         Assert.Contains("layer 0 cannot reuse", noMaps.Message);
-        var fewHeads = Assert.Throws<ArgumentException>(() => new ReuseMultiHeadAttention(12, 3, 2).Forward(X(7).to(ScalarType.Float32), null, zeros(2, 1, 6, 6), false));
+        var fewHeads = Assert.Throws<ArgumentException>(() => new MultiHeadAttention(12, 3, reusedHeads: 2).Forward(X(7).to(ScalarType.Float32), previous: zeros(2, 1, 6, 6)));
         Assert.Contains("(2, 1, 6, 6)", fewHeads.Message);
         Assert.Contains("layer 0 cannot reuse", Assert.Throws<ArgumentOutOfRangeException>(() => new ReusePolicy(1, LastLayer: 2, FirstLayer: 0).Apply(new TransformerConfig(4, 4, 16, 32))).Message);
         Assert.Contains("K = 5", Assert.Throws<ArgumentOutOfRangeException>(() => new ReusePolicy(5, LastLayer: 2).Apply(new TransformerConfig(4, 4, 16, 32))).Message);

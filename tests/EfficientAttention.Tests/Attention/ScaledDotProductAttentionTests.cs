@@ -2,7 +2,7 @@ using EfficientAttention;
 
 namespace EfficientAttention.Tests;
 
-public class AttentionTests
+public class ScaledDotProductAttentionTests
 {
     private const long B = 2, H = 3, Lq = 7, Lk = 9, D = 5, Dv = 4;
 
@@ -17,7 +17,7 @@ public class AttentionTests
     };
 
     private static (Tensor Q, Tensor K, Tensor V) Inputs(long seed, long lq = Lq, long lk = Lk, ScalarType dtype = ScalarType.Float64)
-        => ((T.Randn(seed, B, H, lq, D) * 2).to(dtype), (T.Randn(seed + 1, B, H, lk, D) * 2).to(dtype), T.Randn(seed + 2, B, H, lk, Dv).to(dtype));
+        => ((TestTensors.Randn(seed, B, H, lq, D) * 2).to(dtype), (TestTensors.Randn(seed + 1, B, H, lk, D) * 2).to(dtype), TestTensors.Randn(seed + 2, B, H, lk, Dv).to(dtype));
 
     /// <summary>Key padding (B, Lk) with batch 1 shorter, and a random graph that leaves query 0 of every head empty.</summary>
     private static AttentionMask FullMask(long lq = Lq, long lk = Lk)
@@ -48,9 +48,9 @@ public class AttentionTests
         for (long b = 0; b < B; b++)
             for (long h = 0; h < H; h++)
             {
-                var (refOut, refP) = Reference.Attention(T.Slice(q, b, h), T.Slice(k, b, h), T.Slice(v, b, h), DenseSlice(mask, b, h, Lq, Lk), oracle);
-                T.Close(T.Flat(refP), T.Flat(T.Slice(p, b, h)), 1e-9, $"P[{b},{h}]");
-                T.Close(T.Flat(refOut), T.Flat(T.Slice(output, b, h)), 1e-9, $"out[{b},{h}]");
+                var (refOut, refP) = Reference.Attention(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), TestTensors.Slice(v, b, h), DenseSlice(mask, b, h, Lq, Lk), oracle);
+                TestTensors.Close(TestTensors.Flat(refP), TestTensors.Flat(TestTensors.Slice(p!, b, h)), 1e-9, $"P[{b},{h}]");
+                TestTensors.Close(TestTensors.Flat(refOut), TestTensors.Flat(TestTensors.Slice(output, b, h)), 1e-9, $"out[{b},{h}]");
             }
     }
 
@@ -70,7 +70,7 @@ public class AttentionTests
             {
                 var fused = ScaledDotProductAttention.Fused(q.to(dtype), k.to(dtype), v.to(dtype), mask);
                 var (naive, _) = ScaledDotProductAttention.Naive(q.to(dtype), k.to(dtype), v.to(dtype), mask, Normalizer.Softmax);
-                T.Close(T.ToArray(naive), T.ToArray(fused), dtype == ScalarType.Float64 ? 1e-12 : 1e-5, $"{name} {dtype}");
+                TestTensors.Close(TestTensors.ToArray(naive), TestTensors.ToArray(fused), dtype == ScalarType.Float64 ? 1e-12 : 1e-5, $"{name} {dtype}");
             }
     }
 
@@ -82,12 +82,12 @@ public class AttentionTests
         foreach (var core in new[] { new ScaledDotProductAttention(Pick(normalizer)), new ScaledDotProductAttention(Pick(normalizer), useFusedKernel: false) })
         {
             var (qg, kg, vg) = (q.clone().requires_grad_(true), k.clone().requires_grad_(true), v.clone().requires_grad_(true));
-            var output = core.Forward(qg, kg, vg, mask);                               // (B, H, Lq, Dv)
-            Assert.All(T.ToArray(output[TensorIndex.Colon, TensorIndex.Colon, 0]), x => Assert.Equal(0.0, x));
+            var output = core.Forward(qg, kg, vg, mask).Output;                               // (B, H, Lq, Dv)
+            Assert.All(TestTensors.ToArray(output[TensorIndex.Colon, TensorIndex.Colon, 0]), x => Assert.Equal(0.0, x));
             output.square().sum().backward();
             foreach (var g in new[] { qg.grad!, kg.grad!, vg.grad! })
                 Assert.True(g.isfinite().all().item<bool>(), "gradient has NaN or inf");
-            Assert.All(T.ToArray(qg.grad![TensorIndex.Colon, TensorIndex.Colon, 0]), x => Assert.Equal(0.0, x));
+            Assert.All(TestTensors.ToArray(qg.grad![TensorIndex.Colon, TensorIndex.Colon, 0]), x => Assert.Equal(0.0, x));
         }
     }
 
@@ -101,9 +101,9 @@ public class AttentionTests
         {
             var result = GradCheck.Check(x => which switch
             {
-                0 => core.Forward(x, k, v, mask),
-                1 => core.Forward(q, x, v, mask),
-                _ => core.Forward(q, k, x, mask),
+                0 => core.Forward(x, k, v, mask).Output,
+                1 => core.Forward(q, x, v, mask).Output,
+                _ => core.Forward(q, k, x, mask).Output,
             }, new[] { q, k, v }[which], eps: 1e-7);
             Assert.True(result.Passed, $"{normalizer}, input {"qkv"[which]}: {result}");
         }
@@ -115,9 +115,9 @@ public class AttentionTests
         var (q, k, v) = Inputs(51);
         var core = new ScaledDotProductAttention(Pick(normalizer));
         var perm = randperm(Lk, generator: new Generator(9));
-        var expected = core.Forward(q, k, v);
-        var permuted = core.Forward(q, k.index_select(2, perm), v.index_select(2, perm));
-        T.Close(T.ToArray(expected), T.ToArray(permuted), 1e-12, "keys permuted");
+        var expected = core.Forward(q, k, v).Output;
+        var permuted = core.Forward(q, k.index_select(2, perm), v.index_select(2, perm)).Output;
+        TestTensors.Close(TestTensors.ToArray(expected), TestTensors.ToArray(permuted), 1e-12, "keys permuted");
     }
 
     [Theory, MemberData(nameof(Normalizers))]
@@ -126,8 +126,8 @@ public class AttentionTests
         var (q, k, v) = Inputs(61);
         var core = new ScaledDotProductAttention(Pick(normalizer));
         var perm = randperm(Lq, generator: new Generator(4));
-        var expected = core.Forward(q, k, v).index_select(2, perm);
-        T.Close(T.ToArray(expected), T.ToArray(core.Forward(q.index_select(2, perm), k, v)), 1e-12, "queries permuted");
+        var expected = core.Forward(q, k, v).Output.index_select(2, perm);
+        TestTensors.Close(TestTensors.ToArray(expected), TestTensors.ToArray(core.Forward(q.index_select(2, perm), k, v).Output), 1e-12, "queries permuted");
     }
 
     [Fact]
@@ -136,14 +136,14 @@ public class AttentionTests
         var (q, k, v) = Inputs(71, lq: Lk);
         foreach (var core in new IAttention[] { new ScaledDotProductAttention(), new ScaledDotProductAttention(Normalizer.Entmax15) })
         {
-            var before = core.Forward(q, k, v, AttentionMask.CausalOnly);
+            var before = core.Forward(q, k, v, AttentionMask.CausalOnly).Output;
             var (k2, v2) = (k.clone(), v.clone());
             k2[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(5)] = tensor(7.0);   // change positions ≥ 5
             v2[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(5)] = tensor(-3.0);
-            var after = core.Forward(q, k2, v2, AttentionMask.CausalOnly);
+            var after = core.Forward(q, k2, v2, AttentionMask.CausalOnly).Output;
             var prefix = TensorIndex.Slice(0, 5);
-            T.Close(T.ToArray(before[.., .., prefix]), T.ToArray(after[.., .., prefix]), 0, "outputs 0..4");
-            Assert.False(T.MaxAbsDiff(T.ToArray(before[.., .., TensorIndex.Slice(5)]), T.ToArray(after[.., .., TensorIndex.Slice(5)])) < 1e-6, "later outputs must change");
+            TestTensors.Close(TestTensors.ToArray(before[.., .., prefix]), TestTensors.ToArray(after[.., .., prefix]), 0, "outputs 0..4");
+            Assert.False(TestTensors.MaxAbsDiff(TestTensors.ToArray(before[.., .., TensorIndex.Slice(5)]), TestTensors.ToArray(after[.., .., TensorIndex.Slice(5)])) < 1e-6, "later outputs must change");
         }
     }
 
@@ -151,10 +151,10 @@ public class AttentionTests
     public void Probabilities_are_rows_of_the_simplex_and_reproduce_the_output()
     {
         var (q, k, v) = Inputs(81);
-        var (output, p) = new ScaledDotProductAttention(Normalizer.Entmax15).ForwardWithProbabilities(q, k, v, FullMask());
-        var sums = T.ToArray(p.sum(-1));                                             // (B, H, Lq)
-        var rowsWithKeys = T.ToArray(FullMask().ToDense(B, H, Lq, Lk, CPU)!.expand(B, H, Lq, Lk).any(-1).to(ScalarType.Float64));
+        var (output, p) = new ScaledDotProductAttention(Normalizer.Entmax15).Forward(q, k, v, FullMask(), withProbabilities: true);
+        var sums = TestTensors.ToArray(p!.sum(-1));                                             // (B, H, Lq)
+        var rowsWithKeys = TestTensors.ToArray(FullMask().ToDense(B, H, Lq, Lk, CPU)!.expand(B, H, Lq, Lk).any(-1).to(ScalarType.Float64));
         for (int i = 0; i < sums.Length; i++) Assert.Equal(rowsWithKeys[i], sums[i], 1e-12);
-        T.Close(T.ToArray(p.matmul(v)), T.ToArray(output), 1e-12, "P V");
+        TestTensors.Close(TestTensors.ToArray(p.matmul(v)), TestTensors.ToArray(output), 1e-12, "P V");
     }
 }

@@ -14,8 +14,8 @@ public class CombinerTests
 
     private static Tensor AttentionMatrix(CombinerPartition p, bool causal, int l, int s, long seed)
     {
-        var q = T.Randn(seed, 1, 1, l, l).mul(1.5);
-        var k = T.Randn(seed + 1, 1, 1, l, l);
+        var q = TestTensors.Randn(seed, 1, 1, l, l).mul(1.5);
+        var k = TestTensors.Randn(seed + 1, 1, 1, l, l);
         var identity = eye(l, dtype: ScalarType.Float64).view(1, 1, l, l);
         return Combiner.Attend(q, k, identity, new CombinerOptions(p, s, causal))[0, 0];     // V = I: the output is A
     }
@@ -24,20 +24,20 @@ public class CombinerTests
     public void Vectorised_path_equals_the_per_query_loop_of_eq_7(CombinerPartition p, bool causal)
     {
         var (l, s) = Shape(p);
-        var q = T.Randn(1, 2, 2, l, 4).mul(1.5);
-        var k = T.Randn(2, 2, 2, l, 4);
-        var v = T.Randn(3, 2, 2, l, 3);
+        var q = TestTensors.Randn(1, 2, 2, l, 4).mul(1.5);
+        var k = TestTensors.Randn(2, 2, 2, l, 4);
+        var v = TestTensors.Randn(3, 2, 2, l, 3);
         var options = new CombinerOptions(p, s, causal);
         var output = Combiner.Attend(q, k, v, options);
         for (long b = 0; b < 2; b++)
             for (long h = 0; h < 2; h++)
             {
-                var (expected, _) = CombinerReference.Attend(T.Slice(q, b, h), T.Slice(k, b, h), T.Slice(v, b, h), options);
-                T.Close(T.Flat(expected), T.ToArray(output[b, h]), 1e-10, $"{p} causal={causal} b={b} h={h}");
+                var (expected, _) = CombinerReference.Attend(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), TestTensors.Slice(v, b, h), options);
+                TestTensors.Close(TestTensors.Flat(expected), TestTensors.ToArray(output[b, h]), 1e-10, $"{p} causal={causal} b={b} h={h}");
             }
         var single = Combiner.Attend(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), options);
         Assert.Equal(ScalarType.Float32, single.dtype);
-        T.Close(T.ToArray(output), T.ToArray(single), 1e-4, "float32 vs float64");
+        TestTensors.Close(TestTensors.ToArray(output), TestTensors.ToArray(single), 1e-4, "float32 vs float64");
     }
 
     [Theory, MemberData(nameof(Cases))]
@@ -46,11 +46,11 @@ public class CombinerTests
         var (l, s) = Shape(p);
         var a = AttentionMatrix(p, causal, l, s, 11);
         var allowed = causal ? ones(l, l, ScalarType.Bool).tril() : ones(l, l, ScalarType.Bool);
-        T.Close(Enumerable.Repeat(1.0, l).ToArray(), T.ToArray(a.sum(-1)), 1e-12, "row sums");
+        TestTensors.Close(Enumerable.Repeat(1.0, l).ToArray(), TestTensors.ToArray(a.sum(-1)), 1e-12, "row sums");
         Assert.True(a.masked_select(allowed).gt(0).all().item<bool>(), $"{p}: full support means every allowed pair has weight > 0");
         Assert.True(a.masked_select(allowed.logical_not()).eq(0).all().item<bool>(), $"{p}: nothing outside the allowed pairs");
-        var (_, reference) = CombinerReference.Attend(T.Slice(T.Randn(11, 1, 1, l, l).mul(1.5), 0, 0), T.Slice(T.Randn(12, 1, 1, l, l), 0, 0), new double[l, 1], new CombinerOptions(p, s, causal));
-        T.Close(T.Flat(reference), T.ToArray(a), 1e-10, "A from V = I vs the reference's matrix");
+        var (_, reference) = CombinerReference.Attend(TestTensors.Slice(TestTensors.Randn(11, 1, 1, l, l).mul(1.5), 0, 0), TestTensors.Slice(TestTensors.Randn(12, 1, 1, l, l), 0, 0), new double[l, 1], new CombinerOptions(p, s, causal));
+        TestTensors.Close(TestTensors.Flat(reference), TestTensors.ToArray(a), 1e-10, "A from V = I vs the reference's matrix");
     }
 
     [Theory]
@@ -69,7 +69,7 @@ public class CombinerTests
     {
         if (!causal) return;
         var (l, s) = Shape(p);
-        var q = T.Randn(21, 1, 2, l, 4); var k = T.Randn(22, 1, 2, l, 4); var v = T.Randn(23, 1, 2, l, 3);
+        var q = TestTensors.Randn(21, 1, 2, l, 4); var k = TestTensors.Randn(22, 1, 2, l, 4); var v = TestTensors.Randn(23, 1, 2, l, 3);
         var options = new CombinerOptions(p, s);
         var before = Combiner.Attend(q, k, v, options);
         for (int i = 0; i < l - 1; i++)
@@ -77,27 +77,27 @@ public class CombinerTests
             var (q2, k2, v2) = (q.clone(), k.clone(), v.clone());
             foreach (var x in new[] { q2, k2, v2 }) x[.., .., (i + 1)..] = randn_like(x[.., .., (i + 1)..]) * 5;
             var after = Combiner.Attend(q2, k2, v2, options);
-            T.Close(T.ToArray(before[.., .., ..(i + 1)]), T.ToArray(after[.., .., ..(i + 1)]), 1e-12, $"{p}: outputs ≤ {i} changed");
+            TestTensors.Close(TestTensors.ToArray(before[.., .., ..(i + 1)]), TestTensors.ToArray(after[.., .., ..(i + 1)]), 1e-12, $"{p}: outputs ≤ {i} changed");
         }
     }
 
     [Theory, MemberData(nameof(Cases))]
     public void One_block_over_the_whole_sequence_is_full_softmax_attention(CombinerPartition p, bool causal)
     {
-        var q = T.Randn(31, 2, 2, 8, 4); var k = T.Randn(32, 2, 2, 8, 4); var v = T.Randn(33, 2, 2, 8, 5);
+        var q = TestTensors.Randn(31, 2, 2, 8, 4); var k = TestTensors.Randn(32, 2, 2, 8, 4); var v = TestTensors.Randn(33, 2, 2, 8, 5);
         var full = ScaledDotProductAttention.Naive(q, k, v, causal ? AttentionMask.CausalOnly : null, Normalizer.Softmax).Output;
-        T.Close(T.ToArray(full), T.ToArray(Combiner.Attend(q, k, v, new CombinerOptions(p, 8, causal))), 1e-12, $"{p} with s = L");
+        TestTensors.Close(TestTensors.ToArray(full), TestTensors.ToArray(Combiner.Attend(q, k, v, new CombinerOptions(p, 8, causal))), 1e-12, $"{p} with s = L");
     }
 
     [Fact]
     public void Blocks_of_one_reduce_fixed_to_attention_over_single_key_summaries()
     {
         // s = 1: every region is one key, its max-pooled key is that key and its weight is 1: full softmax again
-        var q = T.Randn(41, 1, 2, 7, 4); var k = T.Randn(42, 1, 2, 7, 4); var v = T.Randn(43, 1, 2, 7, 3);
+        var q = TestTensors.Randn(41, 1, 2, 7, 4); var k = TestTensors.Randn(42, 1, 2, 7, 4); var v = TestTensors.Randn(43, 1, 2, 7, 3);
         foreach (var causal in new[] { true, false })
         {
             var full = ScaledDotProductAttention.Naive(q, k, v, causal ? AttentionMask.CausalOnly : null, Normalizer.Softmax).Output;
-            T.Close(T.ToArray(full), T.ToArray(Combiner.Attend(q, k, v, new CombinerOptions(CombinerPartition.Fixed, 1, causal))), 1e-12, $"causal={causal}");
+            TestTensors.Close(TestTensors.ToArray(full), TestTensors.ToArray(Combiner.Attend(q, k, v, new CombinerOptions(CombinerPartition.Fixed, 1, causal))), 1e-12, $"causal={causal}");
         }
     }
 
@@ -106,7 +106,7 @@ public class CombinerTests
     {
         var (l, s) = Shape(p);
         var a = AttentionMatrix(p, causal, l, s, 51);
-        var rows = T.Slice(a.view(1, 1, l, l), 0, 0);
+        var rows = TestTensors.Slice(a.view(1, 1, l, l), 0, 0);
         // queries that reach one region through the same summary: group by (region positions, anchor)
         var groups = new Dictionary<string, List<int>>();
         for (int i = 0; i < l; i++)
@@ -135,25 +135,25 @@ public class CombinerTests
     [InlineData(CombinerPartition.Mixture, 13, 4)]
     public void Causal_lengths_that_do_not_fit_the_partition_are_padded_behind_the_sequence(CombinerPartition p, int l, int s)
     {
-        var q = T.Randn(61, 1, 1, l, 4); var k = T.Randn(62, 1, 1, l, 4); var v = T.Randn(63, 1, 1, l, 3);
+        var q = TestTensors.Randn(61, 1, 1, l, 4); var k = TestTensors.Randn(62, 1, 1, l, 4); var v = TestTensors.Randn(63, 1, 1, l, 3);
         var options = new CombinerOptions(p, s);
         var output = Combiner.Attend(q, k, v, options);
         Assert.Equal(new long[] { 1, 1, l, 3 }, output.shape);
-        var (expected, attention) = CombinerReference.Attend(T.Slice(q, 0, 0), T.Slice(k, 0, 0), T.Slice(v, 0, 0), options);
-        T.Close(T.Flat(expected), T.ToArray(output[0, 0]), 1e-10, $"{p} L={l} s={s}");
+        var (expected, attention) = CombinerReference.Attend(TestTensors.Slice(q, 0, 0), TestTensors.Slice(k, 0, 0), TestTensors.Slice(v, 0, 0), options);
+        TestTensors.Close(TestTensors.Flat(expected), TestTensors.ToArray(output[0, 0]), 1e-10, $"{p} L={l} s={s}");
         Assert.True(Enumerable.Range(0, l).All(i => Enumerable.Range(0, i + 1).All(j => attention[i, j] > 0)), "full causal support");
     }
 
     [Fact]
     public void Gradients_pass_a_finite_difference_check()
     {
-        var k = T.Randn(71, 1, 1, 8, 3); var v = T.Randn(72, 1, 1, 8, 2);
+        var k = TestTensors.Randn(71, 1, 1, 8, 3); var v = TestTensors.Randn(72, 1, 1, 8, 2);
         foreach (var p in Partitions)
         {
             var options = new CombinerOptions(p, 2, Causal: p != CombinerPartition.Axial);
-            var check = GradCheck.Check(x => Combiner.Attend(x, k, v, options), T.Randn(73, 1, 1, 8, 3));
+            var check = GradCheck.Check(x => Combiner.Attend(x, k, v, options), TestTensors.Randn(73, 1, 1, 8, 3));
             Assert.True(check.Passed, $"{p} dq: {check}");
-            var checkK = GradCheck.Check(x => Combiner.Attend(T.Randn(73, 1, 1, 8, 3), x, v, options), k);
+            var checkK = GradCheck.Check(x => Combiner.Attend(TestTensors.Randn(73, 1, 1, 8, 3), x, v, options), k);
             Assert.True(checkK.Passed, $"{p} dk: {checkK}");
         }
     }
@@ -167,18 +167,18 @@ public class CombinerTests
         var tokens = randint(0, 9, new long[] { 2, 16 }, generator: new Generator(1));
         var logits = lm.call(tokens);
         var changed = tokens.clone(); changed[.., 10..] = (changed[.., 10..] + 1).remainder(9);
-        T.Close(T.ToArray(logits[.., ..10]), T.ToArray(lm.call(changed)[.., ..10]), 1e-5, "the LM stays causal");
+        TestTensors.Close(TestTensors.ToArray(logits[.., ..10]), TestTensors.ToArray(lm.call(changed)[.., ..10]), 1e-5, "the LM stays causal");
 
         var core = new CombinerAttention(new CombinerOptions(CombinerPartition.Fixed, 4, Causal: false));
         var x = randn(1, 1, 8, 4);
-        Assert.Contains("options.Causal", Assert.Throws<ArgumentException>(() => core.Forward(x, x, x, AttentionMask.CausalOnly)).Message);
+        Assert.Contains("options.Causal", Assert.Throws<ArgumentException>(() => core.Forward(x, x, x, AttentionMask.CausalOnly).Output).Message);
         var padding = tensor(new[] { true, true, true, true, true, true, false, false }).view(1, 8);
-        Assert.Throws<NotSupportedException>(() => core.Forward(x, x, x, new AttentionMask { KeyPadding = padding }));
-        Assert.Equal(x.shape, core.Forward(x, x, x, new AttentionMask { KeyPadding = ones(1, 8, ScalarType.Bool) }).shape);
+        Assert.Throws<NotSupportedException>(() => core.Forward(x, x, x, new AttentionMask { KeyPadding = padding }).Output);
+        Assert.Equal(x.shape, core.Forward(x, x, x, new AttentionMask { KeyPadding = ones(1, 8, ScalarType.Bool) }).Output.shape);
 
         var masked = new SparsePatternAttention(CombinerPartition.Axial, 4);
-        var (_, probabilities) = masked.ForwardWithProbabilities(x, x, x, AttentionMask.CausalOnly);
-        Assert.True(probabilities[0, 0].gt(0).eq(SparsePatternAttention.Mask(CombinerPartition.Axial, 8, 4, true)).all().item<bool>());
+        var (_, probabilities) = masked.Forward(x, x, x, AttentionMask.CausalOnly, withProbabilities: true);
+        Assert.True(probabilities![0, 0].gt(0).eq(SparsePatternAttention.Mask(CombinerPartition.Axial, 8, 4, true)).all().item<bool>());
     }
 
     [Fact]
@@ -193,47 +193,25 @@ public class CombinerTests
     }
 }
 
-public class MeasureTests
-{
-    [Fact]
-    public void Slopes_crossovers_and_medians_of_hand_made_curves()
-    {
-        double[] x = [256, 512, 1024, 2048];
-        Assert.Equal(2.0, Measure.LogLogSlope(x, x.Select(v => 3 * v * v).ToArray()), 10);
-        Assert.Equal(1.5, Measure.LogLogSlope(x, x.Select(v => Math.Pow(v, 1.5)).ToArray()), 10);
-        // a = L^1.5, b = L²/32: equal at L = 1024, a below b afterwards
-        double[] a = x.Select(v => Math.Pow(v, 1.5)).ToArray(), b = x.Select(v => v * v / 32).ToArray();
-        Assert.Equal(1024, Measure.Crossover(x, a, b), 6);
-        Assert.True(double.IsNaN(Measure.Crossover(x, b.Select(v => v * 100).ToArray(), b)));
-        Assert.Equal(256, Measure.Crossover(x, b.Select(v => v / 2).ToArray(), b));
-        Assert.Equal(2.5, Measure.Median([4, 1, 3, 2]));
-        Assert.Throws<ArgumentException>(() => Measure.LogLogSlope([1.0], [2.0]));
-    }
-
-    [Fact]
-    public void Peak_memory_sees_a_large_allocation_where_the_platform_reports_it()
-    {
-        double peak = Measure.PeakMemoryMiB(() => { var t = ones(64L * 1024 * 1024 / 4); t.add_(1); });   // 64 MiB
-        if (double.IsNaN(peak)) return;                                                                    // not Linux: documented NaN
-        Assert.InRange(peak, 48, 1024);
-    }
-}
-
 public class CombinerVariantTests
 {
     [Fact]
     public void Every_named_variant_builds_and_pictures_show_full_support_only_for_combiner()
     {
-        foreach (var name in CombinerVariants.Names)
+        foreach (var variant in CombinerVariant.All)
         {
-            var core = CombinerVariants.Create(name, 4, causal: true);
+            var core = variant.Create(4, causal: true);
             var x = randn(1, 2, 16, 4);
-            Assert.Equal(x.shape, core.Forward(x, x, x, AttentionMask.CausalOnly).shape);
-            var picture = CombinerVariants.SupportPicture(name, 16, 4, causal: true);
+            Assert.Equal(x.shape, core.Forward(x, x, x, AttentionMask.CausalOnly).Output.shape);
+            var picture = variant.SupportPicture(16, 4, causal: true);
             bool full = Enumerable.Range(0, 16).All(i => Enumerable.Range(0, i + 1).All(j => picture[i][j] > 0));
-            Assert.Equal(name == "full" || name.StartsWith("combiner-"), full);
-            Assert.True(Enumerable.Range(0, 16).All(i => Enumerable.Range(i + 1, 15 - i).All(j => picture[i][j] == 0)), $"{name}: causal picture");
+            Assert.Equal(variant == CombinerVariant.Full || variant.Summarised, full);
+            Assert.Equal(variant.Name.StartsWith("combiner-"), variant.Summarised);
+            Assert.Equal(variant, CombinerVariant.Parse(variant.Name));
+            Assert.True(Enumerable.Range(0, 16).All(i => Enumerable.Range(i + 1, 15 - i).All(j => picture[i][j] == 0)), $"{variant}: causal picture");
         }
-        Assert.Contains("unknown variant 'dense'", Assert.Throws<ArgumentOutOfRangeException>(() => CombinerVariants.Create("dense", 4, true)).Message);
+        Assert.Equal(8, CombinerVariant.All.Distinct().Count());
+        Assert.Contains("unknown variant 'dense'", Assert.Throws<ArgumentOutOfRangeException>(() => CombinerVariant.Parse("dense")).Message);
+        Assert.Throws<NotSupportedException>(() => CombinerVariant.CombinerFixed.Create(4, true).Forward(randn(1, 1, 8, 4), randn(1, 1, 8, 4), randn(1, 1, 8, 4), AttentionMask.CausalOnly, withProbabilities: true));
     }
 }

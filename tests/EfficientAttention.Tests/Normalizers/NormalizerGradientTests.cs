@@ -18,9 +18,9 @@ public class NormalizerGradientTests
     [Theory, MemberData(nameof(SparseMaps))]
     public void Backward_matches_finite_differences(string map)
     {
-        T.FiniteScores.Sample(z =>
+        TestTensors.FiniteScores.Sample(z =>
         {
-            var result = GradCheck.Check(Kernel(map, -1), T.Row(z).view(1, -1), eps: 1e-7, atol: 1e-6, rtol: 1e-4);
+            var result = GradCheck.Check(Kernel(map, -1), TestTensors.Row(z).view(1, -1), eps: 1e-7, atol: 1e-6, rtol: 1e-4);
             Assert.True(result.Passed, $"{map} on [{string.Join(", ", z)}]: {result}");
         }, iter: 40, threads: 1);
     }
@@ -28,7 +28,7 @@ public class NormalizerGradientTests
     [Theory, MemberData(nameof(SparseMaps))]
     public void Backward_matches_finite_differences_along_a_middle_dim_with_masked_scores(string map)
     {
-        var x = T.Randn(7, 2, 5, 3) * 2;
+        var x = TestTensors.Randn(7, 2, 5, 3) * 2;
         x[0, 1, 2] = tensor(double.NegativeInfinity);                                 // a −inf inside a slice along dim 1
         x[1, .., 0] = tensor(double.NegativeInfinity);                                // a whole slice of −inf along dim 1
         var result = GradCheck.Check(Kernel(map, 1), x, eps: 1e-7);
@@ -38,7 +38,7 @@ public class NormalizerGradientTests
     [Fact]
     public void Autograd_through_softmax_with_all_masked_rows_has_no_NaN()
     {
-        var x = T.Randn(1, 3, 4);
+        var x = TestTensors.Randn(1, 3, 4);
         x[1] = tensor(double.NegativeInfinity);
         var result = GradCheck.Check(s => Normalizers.Softmax(s), x);
         Assert.True(result.Passed, result.ToString());
@@ -56,8 +56,8 @@ public class NormalizerGradientTests
         x = x.requires_grad_(true);
         var p = NormalizerOracleTests.Kernel(map)(x);
         (p * arange(10, dtype: ScalarType.Float32).view(2, 5)).sum().backward();
-        Assert.Equal([1, 0, 0, 0, 0, 0, 0, 0, 0, 0], T.ToArray(p));
-        var grad = T.ToArray(x.grad!);
+        Assert.Equal([1, 0, 0, 0, 0, 0, 0, 0, 0, 0], TestTensors.ToArray(p));
+        var grad = TestTensors.ToArray(x.grad!);
         Assert.All(grad, g => Assert.Equal(0.0, g));                                  // one-hot row: no sensitivity; dead row: none
     }
 
@@ -73,7 +73,7 @@ public class NormalizerGradientTests
         shapes.Select(Gen.Int[0, 3], Gen.Long[0, 1000]).Sample((shape, dimPick, seed) =>
         {
             long rank = shape.Length, dim = dimPick % rank - (seed % 2 == 0 ? 0 : rank);      // positive or negative dim
-            var x = T.Randn(seed, shape.Select(s => (long)s).ToArray()) * 3;
+            var x = TestTensors.Randn(seed, shape.Select(s => (long)s).ToArray()) * 3;
             Func<Tensor, Tensor> alongDim = map switch
             {
                 "softmax" => s => Normalizers.Softmax(s, dim),
@@ -82,7 +82,7 @@ public class NormalizerGradientTests
                 _ => s => Normalizers.EntmaxBisect(s, 1.5, dim),
             };
             var expected = kernel(x.movedim([dim], [-1])).movedim([-1], [dim]);
-            T.Close(T.ToArray(expected), T.ToArray(alongDim(x)), 1e-12, $"shape ({string.Join(",", shape)}) dim {dim}");
+            TestTensors.Close(TestTensors.ToArray(expected), TestTensors.ToArray(alongDim(x)), 1e-12, $"shape ({string.Join(",", shape)}) dim {dim}");
         }, iter: 60, threads: 1);
     }
 }

@@ -41,6 +41,7 @@ public class TrainerTests
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Memory_stays_flat_over_many_steps()
     {
         // Every step allocates dozens of tensors; without the per-step dispose scope the live count would grow by them

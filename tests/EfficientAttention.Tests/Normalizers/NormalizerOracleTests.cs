@@ -33,23 +33,23 @@ public class NormalizerOracleTests
     [Theory, MemberData(nameof(Maps))]
     public void Float64_kernel_matches_the_reference(string map)
     {
-        T.Scores.Sample(z =>
-            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z))), Float64Tolerance(map), map), iter: 300, threads: 1);
+        TestTensors.Scores.Sample(z =>
+            TestTensors.Close(Oracle(map)(z), TestTensors.ToArray(Kernel(map)(TestTensors.Row(z))), Float64Tolerance(map), map), iter: 300, threads: 1);
     }
 
     [Theory, MemberData(nameof(Maps))]
     public void Float32_kernel_matches_the_reference(string map)
     {
-        T.Scores.Sample(z =>
-            T.Close(Oracle(map)(z), T.ToArray(Kernel(map)(T.Row(z, ScalarType.Float32))), Float32Tolerance(map), map), iter: 200, threads: 1);
+        TestTensors.Scores.Sample(z =>
+            TestTensors.Close(Oracle(map)(z), TestTensors.ToArray(Kernel(map)(TestTensors.Row(z, ScalarType.Float32))), Float32Tolerance(map), map), iter: 200, threads: 1);
     }
 
     [Theory, MemberData(nameof(Maps))]
     public void Output_lies_on_the_simplex(string map)
     {
-        T.Scores.Sample(z =>
+        TestTensors.Scores.Sample(z =>
         {
-            var p = T.ToArray(Kernel(map)(T.Row(z)));
+            var p = TestTensors.ToArray(Kernel(map)(TestTensors.Row(z)));
             Assert.All(p, x => Assert.True(x >= 0, $"negative probability {x}"));
             Assert.Equal(1.0, p.Sum(), Float64Tolerance(map));
         }, iter: 200, threads: 1);
@@ -58,9 +58,9 @@ public class NormalizerOracleTests
     [Theory, MemberData(nameof(Maps))]
     public void Minus_infinity_scores_get_exactly_zero(string map)
     {
-        T.Scores.Sample(z =>
+        TestTensors.Scores.Sample(z =>
         {
-            var p = T.ToArray(Kernel(map)(T.Row(z)));
+            var p = TestTensors.ToArray(Kernel(map)(TestTensors.Row(z)));
             for (int i = 0; i < z.Length; i++)
                 if (double.IsNegativeInfinity(z[i])) Assert.Equal(0.0, p[i]);
         }, iter: 100, threads: 1);
@@ -75,10 +75,10 @@ public class NormalizerOracleTests
     {
         // Sparse maps give exact zeros: every entry clearly below the oracle's threshold, (α−1)z_i < τ − 1e-7, is exactly
         // 0 in the kernel, and every entry clearly above it is positive (entries within 1e-7 of τ are ties either way).
-        T.Scores.Sample(z =>
+        TestTensors.Scores.Sample(z =>
         {
             double tau = Reference.EntmaxThreshold(z, alpha);
-            var p = T.ToArray(Kernel(map)(T.Row(z)));
+            var p = TestTensors.ToArray(Kernel(map)(TestTensors.Row(z)));
             for (int i = 0; i < z.Length; i++)
             {
                 double a = (alpha - 1) * z[i];
@@ -92,9 +92,9 @@ public class NormalizerOracleTests
     public void Sparsemax_satisfies_its_KKT_conditions()
     {
         // p = Π_Δ(z) ⇔ ∃τ: p_i = z_i − τ where p_i > 0, and z_i ≤ τ where p_i = 0; Σp = 1, p ≥ 0.
-        T.Scores.Sample(z =>
+        TestTensors.Scores.Sample(z =>
         {
-            var p = T.ToArray(Normalizers.Sparsemax(T.Row(z)));
+            var p = TestTensors.ToArray(Normalizers.Sparsemax(TestTensors.Row(z)));
             var support = Enumerable.Range(0, z.Length).Where(i => p[i] > 0).ToArray();
             Assert.NotEmpty(support);
             double tau = z[support[0]] - p[support[0]];
@@ -107,10 +107,10 @@ public class NormalizerOracleTests
     [Fact]
     public void Entmax_tends_to_softmax_as_alpha_tends_to_one()
     {
-        var z = T.Randn(3, 5, 17);
-        var softmax = T.ToArray(Normalizers.Softmax(z));
+        var z = TestTensors.Randn(3, 5, 17);
+        var softmax = TestTensors.ToArray(Normalizers.Softmax(z));
         var errors = new[] { 1.2, 1.05, 1.01, 1.001 }
-            .Select(alpha => T.MaxAbsDiff(softmax, T.ToArray(Normalizers.EntmaxBisect(z, alpha, iterations: 80)))).ToArray();
+            .Select(alpha => TestTensors.MaxAbsDiff(softmax, TestTensors.ToArray(Normalizers.EntmaxBisect(z, alpha, iterations: 80)))).ToArray();
         for (int i = 1; i < errors.Length; i++) Assert.True(errors[i] < errors[i - 1], $"error does not shrink: {string.Join(", ", errors)}");
         Assert.True(errors[^1] < 1e-3, $"α = 1.001 is {errors[^1]} away from softmax");
     }
@@ -118,19 +118,19 @@ public class NormalizerOracleTests
     [Fact]
     public void Entmax_bisection_at_alpha_two_is_sparsemax_and_at_one_and_a_half_is_entmax15()
     {
-        var z = T.Randn(4, 6, 33) * 3;
-        T.Close(T.ToArray(Normalizers.Sparsemax(z)), T.ToArray(Normalizers.EntmaxBisect(z, 2.0)), 1e-12, "α = 2");
-        T.Close(T.ToArray(Normalizers.Entmax15(z)), T.ToArray(Normalizers.EntmaxBisect(z, 1.5)), 1e-12, "α = 1.5");
+        var z = TestTensors.Randn(4, 6, 33) * 3;
+        TestTensors.Close(TestTensors.ToArray(Normalizers.Sparsemax(z)), TestTensors.ToArray(Normalizers.EntmaxBisect(z, 2.0)), 1e-12, "α = 2");
+        TestTensors.Close(TestTensors.ToArray(Normalizers.Entmax15(z)), TestTensors.ToArray(Normalizers.EntmaxBisect(z, 1.5)), 1e-12, "α = 1.5");
     }
 
     [Fact]
     public void Reference_oracles_agree_with_each_other()
     {
         // Three different algorithms for the same maps: closed form on a bisected support vs breakpoint + Newton.
-        T.Scores.Sample(z =>
+        TestTensors.Scores.Sample(z =>
         {
-            T.Close(Reference.Sparsemax(z), Reference.Entmax(z, 2.0), 1e-12, "sparsemax");
-            T.Close(Reference.Entmax15(z), Reference.Entmax(z, 1.5), 1e-12, "entmax15");
+            TestTensors.Close(Reference.Sparsemax(z), Reference.Entmax(z, 2.0), 1e-12, "sparsemax");
+            TestTensors.Close(Reference.Entmax15(z), Reference.Entmax(z, 1.5), 1e-12, "entmax15");
         }, iter: 300, threads: 1);
     }
 
@@ -138,9 +138,9 @@ public class NormalizerOracleTests
     public void A_hand_checked_example()
     {
         // z = (1, 0.5, −1): sparsemax τ = (1 + 0.5 − 1)/2 = 0.25 → (0.75, 0.25, 0).
-        T.Close([0.75, 0.25, 0], T.ToArray(Normalizers.Sparsemax(T.Row([1, 0.5, -1]))), 1e-15, "sparsemax");
+        TestTensors.Close([0.75, 0.25, 0], TestTensors.ToArray(Normalizers.Sparsemax(TestTensors.Row([1, 0.5, -1]))), 1e-15, "sparsemax");
         // 1.5-entmax of (2, 0, 0): a = (1, 0, 0); support {1} gives τ = 0, and (0 − 0)₊² = 0 → one-hot.
-        T.Close([1, 0, 0], T.ToArray(Normalizers.Entmax15(T.Row([2, 0, 0]))), 1e-15, "entmax15");
+        TestTensors.Close([1, 0, 0], TestTensors.ToArray(Normalizers.Entmax15(TestTensors.Row([2, 0, 0]))), 1e-15, "entmax15");
     }
 }
 
@@ -152,7 +152,7 @@ public class Entmax15PartialSortTests
     [InlineData(0.02, 257, 600)]  // scores nearly flat: the full-sort fallback
     public void Long_rows_match_the_oracle_whichever_path_finds_the_threshold(double spread, int minSupport, int maxSupport)
     {
-        var z = T.Randn(5, 3, 7, 600).mul(spread);
+        var z = TestTensors.Randn(5, 3, 7, 600).mul(spread);
         z[0, 0, ..300] = full(300, double.NegativeInfinity, ScalarType.Float64);     // masked keys in one row
         z[1, 2] = full(600, double.NegativeInfinity, ScalarType.Float64);            // a fully masked row
         foreach (var dim in new long[] { -1, 1 })
@@ -163,9 +163,9 @@ public class Entmax15PartialSortTests
             var inputs = z.reshape(-1, 600);
             for (long r = 0; r < rows.shape[0]; r++)
             {
-                var row = T.ToArray(inputs[r]);
+                var row = TestTensors.ToArray(inputs[r]);
                 var expected = row.All(double.IsNegativeInfinity) ? new double[600] : Reference.Entmax15(row);
-                T.Close(expected, T.ToArray(rows[r]), 1e-10, $"spread {spread}, dim {dim}, row {r}");
+                TestTensors.Close(expected, TestTensors.ToArray(rows[r]), 1e-10, $"spread {spread}, dim {dim}, row {r}");
             }
         }
         long support = Normalizers.Entmax15(z).gt(0).sum(-1).max().item<long>();
