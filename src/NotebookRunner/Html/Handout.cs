@@ -37,10 +37,7 @@ public static partial class Handout
 
     public static void Write(Notebook notebook, string title, string path)
     {
-        var html = Render(notebook, title);
-        var tmp = path + $".{Guid.NewGuid():N}.tmp";
-        try { File.WriteAllText(tmp, html); File.Move(tmp, path, overwrite: true); }
-        finally { if (File.Exists(tmp)) File.Delete(tmp); }
+        AtomicText.Write(path, Render(notebook, title));
     }
 
     public static string Render(Notebook notebook, string title)

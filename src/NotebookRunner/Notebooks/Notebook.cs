@@ -131,15 +131,7 @@ public sealed class Notebook
     /// <summary>Writes the notebook through a temporary file and a rename: the target is never half-written.</summary>
     public void Save(string path)
     {
-        var full = System.IO.Path.GetFullPath(path);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
-        var tmp = full + $".{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllText(tmp, ToJson());
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally { if (File.Exists(tmp)) File.Delete(tmp); }
+        AtomicText.Write(path, ToJson());
     }
 
     public Notebook Clone() => new(Root.DeepClone().AsObject(), Path);
