@@ -96,7 +96,8 @@ public abstract class TransformerModel : Module<Tensor, Tensor>, ITrainable
     /// <summary>
     /// The same weights with each layer's attention core replaced (e.g. dense entmax → a Sparsefinder predictor):
     /// a new model, on the same device and in the same train/eval mode; this one is unchanged. Parameters the new cores
-    /// bring (learned projections) keep their own values.
+    /// bring (learned projections) keep their own values and stay shared with the caller: disposing the copy disposes
+    /// them too, so dispose it only when they are no longer needed.
     /// </summary>
     internal TransformerModel CopyWithAttention(Func<int, IAttention> attention)
     {
