@@ -76,13 +76,24 @@ public sealed class TransformerStack : Module<Tensor, Tensor>
         var probabilities = new List<Tensor>();
         var list = blocks.ToList();
         Tensor? previous = null;
+        Tensor? uniform = Config.UniformReusedMaps ? UniformMaps(x, mask) : null;
         for (int i = 0; i < list.Count; i++)
         {
             bool handOn = i + 1 < list.Count && list[i + 1].Attention.ReusesPrevious;      // the next layer reuses these maps
-            (x, previous) = list[i].Forward(x, mask, previous, withProbabilities || handOn);
+            (x, previous) = list[i].Forward(x, mask, uniform ?? previous, withProbabilities || handOn);
             if (withProbabilities) probabilities.Add(previous!);
         }
         var maps = withProbabilities ? stack(probabilities).MoveToOuterDisposeScope() : null;
         return new(final.call(x).MoveToOuterDisposeScope(), maps);
+    }
+
+    /// <summary>Uniform maps over the allowed keys, (B, H, L, L): row i is 1/|allowed(i)| on its allowed keys (zeros if none).</summary>
+    private Tensor UniformMaps(Tensor x, AttentionMask? mask)
+    {
+        long batch = x.shape[0], length = x.shape[1];
+        var allowed = mask?.ToDense(batch, Config.Heads, length, length, x.device)
+                      ?? ones(1, 1, length, length, ScalarType.Bool, x.device);
+        var weights = allowed.to(x.dtype).expand(batch, Config.Heads, length, length);
+        return weights / weights.sum(-1, keepdim: true).clamp_min(1);
     }
 }

@@ -24,6 +24,12 @@ public sealed record TransformerConfig(int Layers, int Heads, int ModelDim, int 
     /// </summary>
     public Func<int, int>? ReusedHeadsAt { get; init; }
 
+    /// <summary>
+    /// The control of Reuse Transformers' K-sweep: reusing layers take uniform maps (every allowed key weighted alike)
+    /// instead of the previous layer's, so a reused head only averages its values. Set through <see cref="ReusePolicy"/>.
+    /// </summary>
+    public bool UniformReusedMaps { get; init; }
+
     public void Validate()
     {
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, $"Layers = {Layers}; expected ≥ 1.");

@@ -10,6 +10,9 @@ public sealed record ReusePolicy(int ReusedHeads, int LastLayer, int FirstLayer 
     /// <summary>Per-layer overrides of K (layer → K, −1: all heads).</summary>
     public IReadOnlyDictionary<int, int>? PerLayer { get; init; }
 
+    /// <summary>The control: reusing layers take uniform maps instead of the previous layer's (see <see cref="TransformerConfig.UniformReusedMaps"/>).</summary>
+    public bool Uniform { get; init; }
+
     /// <summary>The authors' default: reuse in the first half of the model (layers 1 … L/2 − 1 of L).</summary>
     public static ReusePolicy FirstHalf(int layers, int reusedHeads) => new(reusedHeads, LastLayer: layers / 2 - 1);
 
@@ -34,9 +37,10 @@ public sealed record ReusePolicy(int ReusedHeads, int LastLayer, int FirstLayer 
     {
         config.Validate();
         for (int l = 0; l < config.Layers; l++) ReusedAt(l, config.Heads);          // validate every layer up front
-        return config with { ReusedHeadsAt = layer => ReusedAt(layer, config.Heads) };
+        return config with { ReusedHeadsAt = layer => ReusedAt(layer, config.Heads), UniformReusedMaps = Uniform };
     }
 
     public override string ToString() =>
-        PerLayer is null ? $"K = {ReusedHeads} in layers {FirstLayer}–{LastLayer}" : $"K per layer: {string.Join(", ", PerLayer.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}"))}";
+        (PerLayer is null ? $"K = {ReusedHeads} in layers {FirstLayer}–{LastLayer}" : $"K per layer: {string.Join(", ", PerLayer.OrderBy(p => p.Key).Select(p => $"{p.Key}:{p.Value}"))}")
+        + (Uniform ? ", uniform maps" : "");
 }

@@ -1,0 +1,106 @@
+using EfficientAttention;
+using static TorchSharp.torch;
+
+namespace EfficientAttention.Notebooks;
+
+/// <summary>
+/// The models of notebook 02 (Reuse Transformers): a ViT on Fashion-MNIST and a character LM on <i>Moby-Dick</i>, each
+/// as the baseline and as the variants the paper's experiments compare, all with one architecture and one budget:
+/// <list type="bullet">
+/// <item><c>baseline</c> — no reuse (K = 0); weights kept;</item>
+/// <item><c>random-data</c> — the paper's control: the same training on random labels / random characters; weights kept;</item>
+/// <item><c>k1</c>, <c>k2</c>, <c>k4</c> — K heads reused in every layer after the first (K = 4 = H: layers 1–3 take all of layer 0's maps);</item>
+/// <item><c>uniform-k2</c> — the control of the sweep: the same K = 2 heads take uniform maps instead;</item>
+/// <item><c>deeper</c> — one more layer, every layer after the first reusing all heads: about the baseline's FLOPs.</item>
+/// </list>
+/// </summary>
+public static class ReuseRecipes
+{
+    public const int Heads = 4;
+
+    /// <summary>Every variant, in the order the notebook shows them.</summary>
+    public static IReadOnlyList<string> Variants { get; } = ["baseline", "random-data", "k1", "k2", "k4", "uniform-k2", "deeper"];
+
+    /// <summary>The variants whose weights are kept (a notebook looks into their maps).</summary>
+    public static bool Keeps(string variant) => variant is "baseline" or "random-data";
+
+    private static readonly Lazy<(TensorDataset Train, TensorDataset Test)> Fashion = new(() =>
+        (ImageViews.Classification(FashionMnist.Load(train: true)), ImageViews.Classification(FashionMnist.Load(train: false))));
+
+    private static readonly Lazy<CharCorpus> Corpus = new(() => CharCorpus.Load());
+
+    public const int LmContext = 64;
+
+    /// <summary>The ViT: 4 layers × 4 heads, D = 64, patches 4 × 4 (49 + CLS tokens), 60 000 training images, the 10 000 test images held out.</summary>
+    public static Recipe Vit(string variant = "baseline")
+    {
+        var (layers, policy) = Shape(variant);
+        var config = policy.Apply(new TransformerConfig(layers, Heads, ModelDim: 64, MlpDim: 128, MaxLength: 50));
+        return new Recipe
+        {
+            Name = "reuse-vit", Variant = variant, Task = "Fashion-MNIST classification", Metric = "test accuracy", KeepWeights = Keeps(variant),
+            Build = seed => new VisionTransformer(config, imageSize: 28, patchSize: 4, channels: 1, classes: 10, seed: seed),
+            Data = () =>
+            {
+                var (train, test) = Fashion.Value;
+                return variant == "random-data"
+                    ? new RecipeData("Fashion-MNIST", "train (60 000) with uniformly random labels", RandomLabels(train, 10), "test (10 000)", test)
+                    : new RecipeData("Fashion-MNIST", "train (60 000)", train, "test (10 000)", test);
+            },
+            Options = new TrainerOptions { Steps = 4000, BatchSize = 128, LearningRate = 2e-3, WarmupSteps = 100, LogEvery = 100 },
+            Score = e => e.Accuracy,
+            Extra = new Dictionary<string, string> { ["patch_size"] = "4", ["data"] = variant == "random-data" ? "random labels" : "fashion-mnist" },
+        };
+    }
+
+    /// <summary>The character LM: 4 layers × 4 heads, D = 128, windows of 64 characters every 16 of the training split; the validation split held out.</summary>
+    public static Recipe Lm(string variant = "baseline")
+    {
+        var (layers, policy) = Shape(variant);
+        var config = policy.Apply(new TransformerConfig(layers, Heads, ModelDim: 128, MlpDim: 512, MaxLength: LmContext));
+        return new Recipe
+        {
+            Name = "reuse-lm", Variant = variant, Task = "character language modelling", Metric = "validation bits per character", KeepWeights = Keeps(variant),
+            Build = seed => new CausalLanguageModel(config, Corpus.Value.VocabularySize, seed: seed),
+            Data = () =>
+            {
+                var corpus = Corpus.Value;
+                var train = CharCorpus.Windows(corpus.Train, LmContext, stride: 16);
+                var valid = CharCorpus.Windows(corpus.Valid, LmContext);
+                return variant == "random-data"
+                    ? new RecipeData("Moby-Dick (characters)", "uniformly random characters, as many windows as the training split", RandomTokens(train, corpus.VocabularySize), "validation (5 %)", valid)
+                    : new RecipeData("Moby-Dick (characters)", "train (90 %), windows of 64 every 16", train, "validation (5 %)", valid);
+            },
+            Options = new TrainerOptions { Steps = 4000, BatchSize = 64, LearningRate = 2e-3, WarmupSteps = 100, LogEvery = 100 },
+            Score = e => e.BitsPerDimension,
+            Extra = new Dictionary<string, string> { ["context"] = $"{LmContext}", ["stride"] = "16", ["data"] = variant == "random-data" ? "random characters" : "moby-dick" },
+        };
+    }
+
+    /// <summary>Both tasks' recipes for <paramref name="variant"/>.</summary>
+    public static IEnumerable<Recipe> All(string variant) => [Vit(variant), Lm(variant)];
+
+    private static (int Layers, ReusePolicy Policy) Shape(string variant) => variant switch
+    {
+        "baseline" or "random-data" => (4, ReusePolicy.None),
+        "k1" => (4, new ReusePolicy(1, LastLayer: 3)),
+        "k2" => (4, new ReusePolicy(2, LastLayer: 3)),
+        "k4" => (4, new ReusePolicy(Heads, LastLayer: 3)),
+        "uniform-k2" => (4, new ReusePolicy(2, LastLayer: 3) { Uniform = true }),
+        "deeper" => (5, new ReusePolicy(Heads, LastLayer: 4)),
+        _ => throw new ArgumentException($"variant = '{variant}'; expected one of {string.Join(", ", Variants)}.", nameof(variant)),
+    };
+
+    private static TensorDataset RandomLabels(TensorDataset data, int classes)
+    {
+        var generator = new Generator(1234);
+        return new TensorDataset(data.Inputs, randint(0, classes, data.Targets.shape, generator: generator, dtype: ScalarType.Int64));
+    }
+
+    private static TensorDataset RandomTokens(TensorDataset data, int vocabulary)
+    {
+        var generator = new Generator(1234);
+        var stream = randint(0, vocabulary, new long[] { data.Count * (long)(LmContext + 1) }, generator: generator, dtype: ScalarType.Int64);
+        return CharCorpus.Windows(stream, LmContext);
+    }
+}
