@@ -52,7 +52,9 @@ public static class Plots
     {
         var traces = series.Select(s =>
         {
+            var colour = Color.fromString(ColourOf(s.Name));
             var line = Chart.Line<double, double, string>(x: s.X.ToArray(), y: s.Y.ToArray(), Name: s.Name, ShowMarkers: true,
+                                                           LineColor: colour, MarkerColor: colour,
                                                            LineDash: s.Dashed ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid);
             if (s.ErrorY is null) return line;
             var errors = Microsoft.FSharp.Core.FSharpOption<IEnumerable<double>>.Some(s.ErrorY.ToArray());
@@ -106,6 +108,40 @@ public static class Plots
         ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
     /// <summary>
+    /// The colour of each method in every chart of every notebook. A series whose name is a key, or starts with a key
+    /// and a space or comma, takes that key's colour (the longest key wins); any other name gets a fixed colour from a
+    /// hash of its text, so it too is the same wherever it appears.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> MethodColours { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        // attention and normalisers (00, 01, 05)
+        ["naive"] = "#1f77b4", ["softmax"] = "#1f77b4", ["libtorch"] = "#ff7f0e", ["fused"] = "#ff7f0e", ["1.5-entmax"] = "#2ca02c",
+        ["sparsemax"] = "#d62728", ["bisection"] = "#9467bd", ["α-entmax"] = "#9467bd",
+        // Reuse Transformers (02)
+        ["baseline"] = "#1f77b4", ["trained"] = "#1f77b4", ["reuse"] = "#ff7f0e", ["uniform maps"] = "#7f7f7f", ["random init"] = "#7f7f7f",
+        ["random data"] = "#8c564b", ["deeper"] = "#2ca02c", ["analytic"] = "#000000",
+        // Sparsefinder (03)
+        ["dense entmax"] = "#2ca02c", ["routed entmax"] = "#17becf", ["distance"] = "#1f77b4", ["buckets"] = "#ff7f0e", ["k-means"] = "#d62728",
+        ["window"] = "#7f7f7f", ["bigbird"] = "#8c564b", ["routing"] = "#e377c2", ["fixed"] = "#bcbd22", ["strided"] = "#9467bd",
+        // Combiner (04)
+        ["full"] = "#1f77b4", ["combiner-fixed"] = "#ff7f0e", ["combiner-logsparse"] = "#2ca02c", ["combiner-axial"] = "#d62728",
+        ["combiner-mixture"] = "#9467bd", ["logsparse"] = "#8c564b", ["axial"] = "#e377c2", ["sdpa"] = "#ff7f0e",
+    };
+
+    /// <summary>The colour <paramref name="name"/> is drawn in (see <see cref="MethodColours"/>).</summary>
+    public static string ColourOf(string name)
+    {
+        var key = MethodColours.Keys.Where(k => name.Equals(k, StringComparison.OrdinalIgnoreCase)
+                                                || name.StartsWith(k + " ", StringComparison.OrdinalIgnoreCase)
+                                                || name.StartsWith(k + ",", StringComparison.OrdinalIgnoreCase))
+                                    .MaxBy(k => k.Length);
+        if (key is not null) return MethodColours[key];
+        uint hash = 2166136261;                                                        // FNV-1a: the same on every machine
+        foreach (char c in name) hash = (hash ^ c) * 16777619;
+        return Palette[hash % (uint)Palette.Length];
+    }
+
+    /// <summary>
     /// Line charts in one row: a series name keeps one colour in every panel and appears once in the legend (clicking
     /// it toggles that series everywhere).
     /// </summary>
@@ -119,7 +155,7 @@ public static class Plots
         {
             var name = trace.TryGetTypedPropertyValue<string>("name")?.Value;
             if (trace.type != "scatter" || name is null) return trace;
-            var colour = Palette[names.IndexOf(name) % Palette.Length];
+            var colour = ColourOf(name);
             trace.SetProperty("legendgroup", name);
             trace.SetProperty("showlegend", shown.Add(name));
             foreach (var part in new[] { "line", "marker" })

@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using EfficientAttention;
 using TorchSharp;
 
 namespace EfficientAttention.Notebooks;
 
 /// <summary>The data a recipe trains on and the held-out split its metric is measured on.</summary>
-public sealed record RecipeData(string Dataset, string TrainSplit, IDataset Train, string HeldOutSplit, IDataset HeldOut);
+public sealed record RecipeData(string Dataset, string TrainSplit, TensorDataset Train, string HeldOutSplit, TensorDataset HeldOut);
 
 /// <summary>A trained model with the record of how it was made.</summary>
 public sealed record TrainedModel(TransformerModel Model, TrainingManifest Manifest, TrainingHistory? History = null);
@@ -78,6 +79,9 @@ public sealed record Recipe
         return new TrainedModel(model, manifest);
     }
 
+    /// <summary>The training record of <paramref name="seed"/> (checked as <see cref="Record"/>), or null where the run was never trained.</summary>
+    public TrainingManifest? TryRecord(long seed) => Checkpoints.Exists(RunName(seed), Directory) ? Record(seed) : null;
+
     /// <summary>The training record of <paramref name="seed"/>, after checking that its config is this recipe's.</summary>
     public TrainingManifest Record(long seed)
     {
@@ -115,7 +119,7 @@ public sealed record Recipe
             Name = RunName(seed), Recipe = Name, Variant = Variant, Seed = seed, Model = model.Description, Config = Config(model),
             Dataset = data.Dataset, TrainSplit = data.TrainSplit, HeldOutSplit = data.HeldOutSplit, Metric = Metric, Value = Score(evaluation),
             HeldOutExamples = data.HeldOut.Count, Steps = options.Steps, WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
-            Commit = GitCommit(), Command = Command(seed), Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            Commit = BuildCommit, Command = Command(seed), Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
         if (save) manifest = Checkpoints.Write(manifest, KeepWeights ? model : null, Directory);
         return new TrainedModel(model, manifest, history);
@@ -124,16 +128,14 @@ public sealed record Recipe
     /// <summary>The held-out metric of <paramref name="model"/> measured as this recipe measures it.</summary>
     public double Evaluate(TransformerModel model) => Score(Metrics.Evaluate(model, Data().HeldOut, 0, Options.EvalBatchSize));
 
-    private static string GitCommit()
+    /// <summary>The commit this code was built from (stamped into the assembly by the build), else "unknown".</summary>
+    public static string BuildCommit
     {
-        try
+        get
         {
-            var info = new ProcessStartInfo("git", "describe --always --dirty --abbrev=12") { RedirectStandardOutput = true, RedirectStandardError = true };
-            using var git = Process.Start(info)!;
-            var text = git.StandardOutput.ReadToEnd().Trim();
-            git.WaitForExit();
-            return git.ExitCode == 0 && text.Length > 0 ? text : "unknown";
+            var version = typeof(Recipe).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "";
+            int plus = version.IndexOf('+');
+            return plus >= 0 && plus + 1 < version.Length ? version[(plus + 1)..] : "unknown";
         }
-        catch (System.ComponentModel.Win32Exception) { return "unknown (git not found)"; }
     }
 }

@@ -7,7 +7,8 @@ public static class RecipeCatalog
     public static IReadOnlyList<long> Seeds { get; } = [0, 1, 2];
 
     public static IEnumerable<Recipe> Recipes() =>
-        ReuseRecipes.Variants.SelectMany(ReuseRecipes.All);
+        BasicsRecipes.Variants.Select(BasicsRecipes.Copy)
+            .Concat(ReuseRecipes.Variants.SelectMany(ReuseRecipes.All));
 
     public static IEnumerable<(Recipe Recipe, long Seed)> Runs() =>
         Recipes().SelectMany(r => Seeds.Select(s => (r, s)));

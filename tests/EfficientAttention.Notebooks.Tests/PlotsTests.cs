@@ -59,6 +59,19 @@ public class PlotsTests
         var html = GenericChart.toChartHTML(Plots.Row(left, right)).Replace(" ", "");
         Assert.Equal(2, html.Split("\"showlegend\":true").Length - 1);
         Assert.Equal(2, html.Split("\"showlegend\":false").Length - 1);
-        Assert.Equal(4, html.Split("\"color\":\"#1f77b4\"").Length - 1);          // sdpa: line and marker, both panels
+        string sdpa = Plots.ColourOf("sdpa");
+        Assert.Equal(4, html.Split($"\"color\":\"{sdpa}\"").Length - 1);          // sdpa: line and marker, both panels
+    }
+
+    [Fact]
+    public void A_method_has_one_colour_in_every_chart()
+    {
+        Assert.Equal(Plots.ColourOf("1.5-entmax"), Plots.ColourOf("1.5-entmax, α = 1.5"));
+        Assert.Equal(Plots.MethodColours["reuse"], Plots.ColourOf("reuse K = 2"));
+        Assert.Equal(Plots.MethodColours["uniform maps"], Plots.ColourOf("uniform maps K = 2"));
+        Assert.NotEqual(Plots.ColourOf("reuse K = 2"), Plots.ColourOf("uniform maps K = 2"));
+        Assert.Equal(Plots.ColourOf("some new method"), Plots.ColourOf("some new method"));          // stable for unknown names
+        var html = GenericChart.toChartHTML(Plots.Lines("t", "x", "y", [new Series("sparsemax", [1.0, 2], [3.0, 4])]));
+        Assert.Contains(Plots.MethodColours["sparsemax"], html);
     }
 }

@@ -40,6 +40,39 @@ public static class ReuseAnalysis
         layers.Select(a => layers.Select(b => { using var m = BestMatch(a, b); return m.mean().to(ScalarType.Float64).item<double>(); }).ToArray()).ToArray();
 
     /// <summary>
+    /// <see cref="LayerSimilarity(IReadOnlyList{Tensor})"/> of <paramref name="model"/>'s maps on <paramref name="inputs"/>
+    /// (eval mode, no gradients).
+    /// </summary>
+    public static double[][] LayerSimilarity(TransformerModel model, Tensor inputs)
+    {
+        model.eval();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var (_, maps) = model.Forward(inputs, withProbabilities: true);
+        return LayerSimilarity(maps!.unbind(0));
+    }
+
+    /// <summary>Mean similarity of adjacent layers, S[ℓ, ℓ+1] (and S[ℓ+1, ℓ]), of a layer × layer similarity matrix.</summary>
+    public static double Adjacent(double[][] similarity) => OffDiagonal(similarity, distance => distance == 1);
+
+    /// <summary>Mean similarity of layers two or more apart (NaN for fewer than three layers).</summary>
+    public static double NonAdjacent(double[][] similarity) => OffDiagonal(similarity, distance => distance >= 2);
+
+    private static double OffDiagonal(double[][] s, Func<int, bool> keep)
+    {
+        var values = Enumerable.Range(0, s.Length).SelectMany(i => Enumerable.Range(0, s.Length).Where(j => keep(Math.Abs(i - j))).Select(j => s[i][j])).ToList();
+        return values.Count == 0 ? double.NaN : values.Average();
+    }
+
+    /// <summary>
+    /// FLOPs of a whole block stack on N tokens: every layer's attention sub-layer (<see cref="Cost"/> with that layer's
+    /// K) plus its MLP (2·2·N·D·M). Embeddings and read-out are left out (the same for the models compared).
+    /// </summary>
+    public static double StackFlops(TransformerConfig config, long n) =>
+        Enumerable.Range(0, config.Layers).Sum(l =>
+            Cost(n, config.ModelDim, config.Heads, config.ReusedHeadsAt?.Invoke(l) ?? 0).Flops + 2.0 * 2 * n * config.ModelDim * config.MlpDim);
+
+    /// <summary>
     /// FLOPs (multiply–add = 2) of one attention sub-layer on N tokens of width D with H heads of which K reuse:
     /// Q and K projections for H − K heads (2·2·N·D·(H−K)·D/H), V and output projections (2·2·N·D²), scores Q·Kᵀ for
     /// H − K heads (2·N²·D/H each), softmax (≈ 5 N² per new head: max, subtract, exp, sum, divide) and P·V for all H

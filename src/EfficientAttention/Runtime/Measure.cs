@@ -20,7 +20,10 @@ public static class Measure
     }
 
     /// <summary>Median wall time in ms of <paramref name="repeats"/> calls after <paramref name="warmup"/> calls; each call runs in its own dispose scope.</summary>
-    public static double Milliseconds(Action action, int repeats = 5, int warmup = 1)
+    public static double Milliseconds(Action action, int repeats = 5, int warmup = 1) => Median(Repeated(action, repeats, warmup));
+
+    /// <summary>Wall time in ms of each of <paramref name="repeats"/> calls after <paramref name="warmup"/> calls (each in its own dispose scope).</summary>
+    public static double[] Repeated(Action action, int repeats = 5, int warmup = 1)
     {
         if (repeats < 1) throw new ArgumentOutOfRangeException(nameof(repeats), repeats, $"repeats = {repeats}; expected ≥ 1.");
         if (warmup < 0) throw new ArgumentOutOfRangeException(nameof(warmup), warmup, $"warmup = {warmup}; expected ≥ 0.");
@@ -32,7 +35,7 @@ public static class Measure
             Scoped(action);
             times[i] = clock.Elapsed.TotalMilliseconds;
         }
-        return Median(times);
+        return times;
     }
 
     /// <summary>

@@ -102,6 +102,33 @@ public class ReuseTests
     }
 
     [Fact]
+    public void The_uniform_control_hands_uniform_maps_over_the_allowed_keys()
+    {
+        var config = new ReusePolicy(2, LastLayer: 2) { Uniform = true }.Apply(new TransformerConfig(3, 4, 16, 32, MaxLength: 8));
+        var lm = new CausalLanguageModel(config, 9, seed: 2);
+        var (_, maps) = lm.Forward(randint(0, 9, new long[] { 2, 5 }, generator: new Generator(4)), withProbabilities: true);
+        var expected = tril(ones(5, 5, dtype: ScalarType.Float32)) / arange(1, 6, dtype: ScalarType.Float32).view(5, 1);   // row i: 1/(i+1) on j ≤ i
+        for (int layer = 1; layer < 3; layer++)
+            TestTensors.Close(TestTensors.ToArray(maps![layer][.., 2..]), TestTensors.ToArray(expected.expand(2, 2, 5, 5)), 1e-7, $"layer {layer}'s reused heads");
+        Assert.False(maps![1][.., ..2].allclose(expected.expand(2, 2, 5, 5)), "the layer's own heads still compute their maps");
+        Assert.Contains("uniform maps", new ReusePolicy(2, LastLayer: 2) { Uniform = true }.ToString());
+    }
+
+    [Fact]
+    public void Adjacent_and_non_adjacent_similarity_and_stack_flops()
+    {
+        double[][] s = [[1, 0.9, 0.5, 0.4], [0.8, 1, 0.7, 0.3], [0.5, 0.6, 1, 0.2], [0.4, 0.3, 0.1, 1]];
+        Assert.Equal((0.9 + 0.8 + 0.7 + 0.6 + 0.2 + 0.1) / 6, ReuseAnalysis.Adjacent(s), 12);
+        Assert.Equal((0.5 + 0.4 + 0.3 + 0.5 + 0.3 + 0.4) / 6, ReuseAnalysis.NonAdjacent(s), 12);
+        Assert.True(double.IsNaN(ReuseAnalysis.NonAdjacent([[1, 0.5], [0.5, 1]])));
+        var baseline = new TransformerConfig(2, 4, 64, 128);
+        double mlp = 2.0 * 2 * 10 * 64 * 128;
+        Assert.Equal(2 * (ReuseAnalysis.Cost(10, 64, 4, 0).Flops + mlp), ReuseAnalysis.StackFlops(baseline, 10), 6);
+        var reuse = new ReusePolicy(4, LastLayer: 1).Apply(baseline);
+        Assert.Equal(ReuseAnalysis.Cost(10, 64, 4, 0).Flops + ReuseAnalysis.Cost(10, 64, 4, 4).Flops + 2 * mlp, ReuseAnalysis.StackFlops(reuse, 10), 6);
+    }
+
+    [Fact]
     public void Bad_reuse_settings_are_named()
     {
         Assert.Equal("reusedHeads", Assert.Throws<ArgumentOutOfRangeException>(() => new MultiHeadAttention(12, 3, reusedHeads: 4)).ParamName);
