@@ -8,7 +8,7 @@ public static class RecipeCatalog
 
     public static IEnumerable<Recipe> Recipes() =>
         BasicsRecipes.Variants.Select(BasicsRecipes.Copy)
-            .Concat(ReuseRecipes.Variants.SelectMany(ReuseRecipes.All));
+            .Concat(ReuseRecipes.All());
 
     public static IEnumerable<(Recipe Recipe, long Seed)> Runs() =>
         Recipes().SelectMany(r => Seeds.Select(s => (r, s)));

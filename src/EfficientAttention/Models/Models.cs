@@ -29,7 +29,7 @@ public sealed class CausalLanguageModel : TransformerModel
         positions = Parameter(zeros(config.MaxLength, config.ModelDim));
         dropout = Dropout(config.Dropout);
         RegisterComponents();
-        Initialize(seed, g => { init.normal_(embedding.weight!, 0, 0.02, g); init.normal_(positions, 0, 0.02, g); });  // tied: small
+        Initialize(seed, g => { Normal(embedding.weight!, 0.02, g); Normal(positions, 0.02, g); });  // tied: small
     }
 
     public int VocabularySize { get; }
@@ -71,7 +71,7 @@ public sealed class EncoderClassifier : TransformerModel
         dropout = Dropout(config.Dropout);
         head = Linear(config.ModelDim, classes);
         RegisterComponents();
-        Initialize(seed, g => init.normal_(positions, 0, 0.02, g));                    // CLS starts at zero
+        Initialize(seed, g => Normal(positions, 0.02, g));                    // CLS starts at zero
     }
 
     public int VocabularySize { get; }
@@ -139,7 +139,7 @@ public sealed class VisionTransformer : TransformerModel
         dropout = Dropout(config.Dropout);
         head = Linear(config.ModelDim, classes);
         RegisterComponents();
-        Initialize(seed, g => init.normal_(positions, 0, 0.02, g));                    // CLS starts at zero
+        Initialize(seed, g => Normal(positions, 0.02, g));                    // CLS starts at zero
     }
 
     public int ImageSize { get; }

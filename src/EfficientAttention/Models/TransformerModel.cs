@@ -134,7 +134,7 @@ public abstract class TransformerModel : Module<Tensor, Tensor>, ITrainable
                     Uniform(conv.weight!, conv.bias, conv.weight!.shape[1..].Aggregate(1L, (a, b) => a * b), generator);
                     break;
                 case Embedding embedding:
-                    init.normal_(embedding.weight!, 0, 1, generator);
+                    Normal(embedding.weight!, 1, generator);
                     break;
                 case LayerNorm norm:
                     init.ones_(norm.weight!);
@@ -148,9 +148,18 @@ public abstract class TransformerModel : Module<Tensor, Tensor>, ITrainable
     private static void Uniform(Tensor weight, Tensor? bias, long fanIn, Generator generator)
     {
         double bound = 1 / Math.Sqrt(fanIn);
-        init.uniform_(weight, -bound, bound, generator);
-        if (bias is not null) init.uniform_(bias, -bound, bound, generator);
+        Uniform(weight, bound, generator);
+        if (bias is not null) Uniform(bias, bound, generator);
     }
+
+    // TorchSharp 0.107's init.uniform_/normal_ ignore their generator argument (they draw from the global generator,
+    // so the same seed gave different weights in different processes); its factory functions honour it.
+    private static void Uniform(Tensor t, double bound, Generator generator) =>
+        t.copy_(rand(t.shape, dtype: t.dtype, generator: generator).mul_(2 * bound).sub_(bound));
+
+    /// <summary>Fills <paramref name="t"/> with N(0, <paramref name="std"/>²) draws from <paramref name="generator"/>.</summary>
+    protected static void Normal(Tensor t, double std, Generator generator) =>
+        t.copy_(randn(t.shape, dtype: t.dtype, generator: generator).mul_(std));
 
     /// <summary>Token ids (B, L) int64 with L ≤ MaxLength; shape only.</summary>
     protected void CheckTokenShape(Tensor tokens, int extraPositions = 0)

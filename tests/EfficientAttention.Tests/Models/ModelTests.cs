@@ -110,4 +110,23 @@ public class ModelTests
         public AttentionResult Forward(Tensor q, Tensor k, Tensor v, AttentionMask? mask = null, bool withProbabilities = false)
             => withProbabilities ? throw new NotSupportedException($"{nameof(FusedOnly)} forms no probabilities") : new(ScaledDotProductAttention.Fused(q, k, v, mask));
     }
+
+    [Fact]
+    public void The_seed_alone_decides_the_initial_weights()
+    {
+        var config = new TransformerConfig(2, 2, 16, 32, MaxLength: 8);
+        manual_seed(11);
+        var a = new CausalLanguageModel(config, 7, seed: 5);
+        manual_seed(12);                                                               // the global generator must not matter
+        rand(100);
+        var b = new CausalLanguageModel(config, 7, seed: 5);
+        var c = new CausalLanguageModel(config, 7, seed: 6);
+        foreach (var ((name, p), (_, q)) in a.named_parameters().Zip(b.named_parameters()))
+            Assert.True(p.eq(q).all().item<bool>(), $"{name} differs between two models of seed 5");
+        Assert.False(a.named_parameters().Zip(c.named_parameters()).All(t => t.First.parameter.eq(t.Second.parameter).all().item<bool>()), "seeds 5 and 6 gave the same weights");
+        var vitA = new VisionTransformer(new TransformerConfig(1, 2, 16, 32, MaxLength: 5), 8, 4, 1, 3, seed: 2);
+        rand(10);
+        var vitB = new VisionTransformer(new TransformerConfig(1, 2, 16, 32, MaxLength: 5), 8, 4, 1, 3, seed: 2);
+        Assert.All(vitA.parameters().Zip(vitB.parameters()), t => Assert.True(t.First.eq(t.Second).all().item<bool>()));
+    }
 }
