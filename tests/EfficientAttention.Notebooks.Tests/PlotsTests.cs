@@ -74,4 +74,13 @@ public class PlotsTests
         var html = GenericChart.toChartHTML(Plots.Lines("t", "x", "y", [new Series("sparsemax", [1.0, 2], [3.0, 4])]));
         Assert.Contains(Plots.MethodColours["sparsemax"], html);
     }
+
+    [Fact]
+    public void Tables_have_one_column_per_property_and_no_type_names()
+    {
+        var table = Table.Of(new[] { new { Variant = "k2", Accuracy = 0.8812345678 }, new { Variant = "b<a>", Accuracy = 1.0 } });
+        Assert.Equal(["Variant", "Accuracy"], table.Columns);
+        Assert.Equal("<table><thead><tr><th>Variant</th><th>Accuracy</th></tr></thead><tbody><tr><td>k2</td><td>0.881235</td></tr><tr><td>b&lt;a&gt;</td><td>1</td></tr></tbody></table>", table.ToHtml());
+        Assert.Equal("Variant  Accuracy\n-------  --------\nk2       0.881235\nb<a>     1", table.ToString());
+    }
 }
