@@ -80,16 +80,17 @@ public static class Verdicts
 
     /// <summary>
     /// The verdict on the paper's <paramref name="claim"/> about A against B. <paramref name="chance"/>: the metric's
-    /// chance level, if it has one (a model at chance never agrees).
+    /// chance level, if it has one (a model at chance never agrees). <paramref name="samples"/> names what the values
+    /// are ("seeds"; "repeats" for timings).
     /// </summary>
     public static Verdict Decide(string id, string statement, string paper, Sample a, Claim claim, Sample b,
-                                 bool higherIsBetter = true, double? chance = null, string format = "F3")
+                                 bool higherIsBetter = true, double? chance = null, string format = "F3", string samples = "seeds")
     {
         int seeds = Math.Min(a.Count, b.Count);
         double difference = a.Mean - b.Mean, se = Math.Sqrt(Square(a.StandardError) + Square(b.StandardError));
-        string numbers = $"{a.Format(format)} vs {b.Format(format)} ({seeds} seeds); difference {difference.ToString(format, CultureInfo.InvariantCulture)}, 2 SE = {(2 * se).ToString(format, CultureInfo.InvariantCulture)}";
+        string numbers = $"{a.Format(format)} vs {b.Format(format)} ({seeds} {samples}); difference {difference.ToString(format, CultureInfo.InvariantCulture)}, 2 SE = {(2 * se).ToString(format, CultureInfo.InvariantCulture)}";
         if (seeds < MinimumSeeds)
-            return new Verdict(id, statement, paper, $"{numbers}: fewer than {MinimumSeeds} seeds, not decided", null, Rule, seeds);
+            return new Verdict(id, statement, paper, $"{numbers}: fewer than {MinimumSeeds} {samples}, not decided", null, Rule, seeds);
         if (chance is { } c && (AtChance(a, c, higherIsBetter) || AtChance(b, c, higherIsBetter)))
             return new Verdict(id, statement, paper, $"{numbers}: {(AtChance(a, c, higherIsBetter) ? a.Name : b.Name)} is at chance level ({c.ToString(format, CultureInfo.InvariantCulture)}), not decided", null, Rule, seeds);
         int outcome = Compare(a, b, higherIsBetter);
