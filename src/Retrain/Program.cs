@@ -29,9 +29,20 @@ for (int i = 0; i < args.Length; i++)
 }
 if (runs.Count == 0) { Console.Error.WriteLine("Name at least one run (or 'all'); --list shows them."); return 2; }
 if (missingOnly) runs = runs.Where(r => !Checkpoints.Exists(r.Recipe.RunName(r.Seed))).ToList();
+if (listOnly)
+{
+    double total = 0;
+    foreach (var (recipe, seed) in runs)
+    {
+        var record = Checkpoints.Exists(recipe.RunName(seed)) ? Checkpoints.ReadManifest(recipe.RunName(seed)) : null;
+        total += record?.WallSeconds ?? 0;
+        Console.WriteLine($"{recipe.RunName(seed),-28} {(record is null ? "not trained" : $"{record.WallSeconds / 60,6:F1} min  {record.Metric} {record.Value:F4}")}");
+    }
+    Console.WriteLine($"recorded training time of the listed runs: {total / 3600:F2} h (single thread)");
+    return 0;
+}
 foreach (var (recipe, seed) in runs)
 {
-    if (listOnly) { Console.WriteLine(recipe.Command(seed)); continue; }
     var trained = recipe.Train(seed, LineProgress.Console);
     Console.WriteLine($"DONE {trained.Manifest.Name}: {trained.Manifest.Metric} {trained.Manifest.Value:F4} in {trained.Manifest.WallSeconds:F0} s");
     trained.Model.Dispose();
