@@ -62,4 +62,29 @@ public sealed class CharCorpus
         var targets = split.index_select(0, (starts + 1).flatten()).view(count, length);
         return new TensorDataset(inputs.MoveToOuterDisposeScope(), targets.MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// Masked-language-model windows (BERT's recipe, masks fixed by <paramref name="seed"/>): windows of
+    /// <paramref name="length"/> characters every <paramref name="stride"/>; each position is chosen with probability
+    /// <paramref name="rate"/>; a chosen position becomes the mask token (id <paramref name="vocabularySize"/>) with
+    /// probability 0.8, a uniformly random symbol with 0.1, and stays itself with 0.1. Targets hold the original
+    /// symbol at the chosen positions and <see cref="IDataset.IgnoreIndex"/> elsewhere. A model for these windows has
+    /// <paramref name="vocabularySize"/> + 1 ids.
+    /// </summary>
+    public static TensorDataset MaskedWindows(Tensor split, int length, int vocabularySize, double rate = 0.15, long seed = 0, int? stride = null)
+    {
+        if (!(rate > 0 && rate < 1)) throw new ArgumentOutOfRangeException(nameof(rate), rate, $"rate = {rate}; expected 0 < rate < 1.");
+        if (vocabularySize < 2) throw new ArgumentOutOfRangeException(nameof(vocabularySize), vocabularySize, $"vocabularySize = {vocabularySize}; expected ≥ 2.");
+        var windows = Windows(split, length, stride);
+        using var scope = NewDisposeScope();
+        var generator = new Generator((ulong)seed);
+        var text = windows.Inputs;                                                    // (N, L): the characters themselves
+        var chosen = rand(text.shape, generator: generator).lt(rate);
+        var action = rand(text.shape, generator: generator);                          // < 0.8 mask, < 0.9 random, else keep
+        var random = randint(0, vocabularySize, text.shape, generator: generator, dtype: ScalarType.Int64);
+        var inputs = text.where(chosen.logical_not(), full_like(text, vocabularySize));
+        inputs = inputs.where(chosen.logical_not().logical_or(action.lt(0.8)), random.where(action.lt(0.9), text));
+        var targets = text.where(chosen, full_like(text, IDataset.IgnoreIndex));
+        return new TensorDataset(inputs.MoveToOuterDisposeScope(), targets.MoveToOuterDisposeScope());
+    }
 }

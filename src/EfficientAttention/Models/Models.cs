@@ -49,6 +49,49 @@ public sealed class CausalLanguageModel : TransformerModel
 }
 
 /// <summary>
+/// Masked language model (BERT / RoBERTa style): token embedding + learned positions → bidirectional block stack (no
+/// mask: every query sees every key) → logits through the tied embedding at every position. tokens (B, L) int64, where
+/// the last id, <see cref="MaskToken"/> = V − 1, marks a hidden token → logits (B, L, V); the loss is taken where the
+/// targets are set (<see cref="CharCorpus.MaskedWindows"/> sets them at the hidden positions only).
+/// </summary>
+public sealed class MaskedLanguageModel : TransformerModel
+{
+    private readonly Embedding embedding;
+    private readonly Parameter positions;
+    private readonly Dropout dropout;
+
+    /// <param name="config">the block stack's shape and attention</param>
+    /// <param name="vocabularySize">V, counting the mask token (ids 0 … V − 2 are the text's symbols)</param>
+    /// <param name="seed">seeds the initial weights (a generator of the model's own)</param>
+    public MaskedLanguageModel(TransformerConfig config, int vocabularySize, long seed = 0) : base(nameof(MaskedLanguageModel), config)
+    {
+        if (vocabularySize < 3) throw new ArgumentOutOfRangeException(nameof(vocabularySize), vocabularySize, $"vocabularySize = {vocabularySize}; expected ≥ 3 (two symbols and the mask token).");
+        (VocabularySize, Seed) = (vocabularySize, seed);
+        embedding = Embedding(vocabularySize, config.ModelDim);
+        positions = Parameter(zeros(config.MaxLength, config.ModelDim));
+        dropout = Dropout(config.Dropout);
+        RegisterComponents();
+        Initialize(seed, g => { Normal(embedding.weight!, 0.02, g); Normal(positions, 0.02, g); });
+    }
+
+    public int VocabularySize { get; }
+    public long Seed { get; }
+    public long MaskToken => VocabularySize - 1;
+
+    protected override IEnumerable<Parameter> Undecayed => [positions];
+
+    protected override void CheckShape(Tensor tokens) => CheckTokenShape(tokens);
+    protected override void CheckValues(Tensor tokens) => CheckTokenRange(tokens, VocabularySize);
+
+    protected override (Tensor X, AttentionMask? Mask) Embed(Tensor tokens)
+        => (dropout.call(embedding.call(tokens) + positions[..(int)tokens.shape[1]]), null);
+
+    protected override Tensor ReadOut(Tensor hidden, AttentionMask? mask) => hidden.matmul(embedding.weight!.t());   // (B, L, V), tied
+
+    protected override TransformerModel Rebuild(TransformerConfig config) => new MaskedLanguageModel(config, VocabularySize, Seed);
+}
+
+/// <summary>
 /// Bidirectional encoder classifier for LRA-style tasks: tokens (B, L) int64, where <see cref="PadToken"/> marks
 /// padding (masked out of attention and of mean pooling) → logits (B, classes).
 /// </summary>

@@ -228,4 +228,25 @@ public class DataTests
                 : new HttpResponseMessage(HttpStatusCode.NotFound));
         }
     }
+
+    [Fact]
+    public void Masked_windows_hide_fifteen_percent_as_bert_does()
+    {
+        var split = randint(0, 20, new long[] { 100_001 }, generator: new Generator(3), dtype: ScalarType.Int64);
+        var data = CharCorpus.MaskedWindows(split, 100, vocabularySize: 20, rate: 0.15, seed: 9);
+        var plain = CharCorpus.Windows(split, 100);
+        var chosen = data.Targets.ne(IDataset.IgnoreIndex);
+        Assert.InRange(chosen.to(ScalarType.Float64).mean().item<double>(), 0.14, 0.16);
+        Assert.True(data.Targets.masked_select(chosen).eq(plain.Inputs.masked_select(chosen)).all().item<bool>(), "targets are the original characters");
+        Assert.True(data.Inputs.masked_select(chosen.logical_not()).eq(plain.Inputs.masked_select(chosen.logical_not())).all().item<bool>(), "unchosen positions are untouched");
+        var hidden = data.Inputs.masked_select(chosen);
+        double masked = hidden.eq(20).to(ScalarType.Float64).mean().item<double>();
+        double kept = data.Inputs.masked_select(chosen).eq(plain.Inputs.masked_select(chosen)).to(ScalarType.Float64).mean().item<double>();
+        Assert.InRange(masked, 0.78, 0.82);                                         // 80 % mask token
+        Assert.InRange(kept, 0.10, 0.12);                                           // 10 % kept + 10 % random that hit the same symbol (1/20)
+        Assert.True(data.Inputs.le(20).all().item<bool>() && data.Inputs.ge(0).all().item<bool>());
+        var again = CharCorpus.MaskedWindows(split, 100, vocabularySize: 20, rate: 0.15, seed: 9);
+        Assert.True(again.Inputs.eq(data.Inputs).all().item<bool>(), "the same seed masks the same positions");
+        Assert.Equal("rate", Assert.Throws<ArgumentOutOfRangeException>(() => CharCorpus.MaskedWindows(split, 100, 20, rate: 1.5)).ParamName);
+    }
 }

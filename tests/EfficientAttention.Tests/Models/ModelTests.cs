@@ -129,4 +129,21 @@ public class ModelTests
         var vitB = new VisionTransformer(new TransformerConfig(1, 2, 16, 32, MaxLength: 5), 8, 4, 1, 3, seed: 2);
         Assert.All(vitA.parameters().Zip(vitB.parameters()), t => Assert.True(t.First.eq(t.Second).all().item<bool>()));
     }
+
+    [Fact]
+    public void A_masked_language_model_sees_both_directions()
+    {
+        var mlm = new MaskedLanguageModel(new TransformerConfig(2, 2, 16, 32, MaxLength: 12), vocabularySize: 10, seed: 1);
+        Assert.Equal(9, mlm.MaskToken);
+        mlm.eval();                                                                  // token values are checked in eval mode
+        var tokens = randint(0, 10, new long[] { 2, 12 }, generator: new Generator(2), dtype: ScalarType.Int64);
+        var changed = tokens.clone(); changed[.., 11] = (changed[.., 11] + 1) % 10;
+        using var _ = no_grad();
+        var logits = mlm.call(tokens);
+        Assert.Equal([2L, 12, 10], logits.shape);
+        Assert.False(logits[.., 0].allclose(mlm.call(changed)[.., 0]), "position 0 must see the last token");
+        var (_, maps) = mlm.Forward(tokens, withProbabilities: true);
+        Assert.True(maps![0].triu(1).sum().item<float>() > 0, "attention above the diagonal (no causal mask)");
+        Assert.Contains("vocabularySize", Assert.Throws<ArgumentException>(() => mlm.call(full(1, 4, 10L))).Message);
+    }
 }
