@@ -9,84 +9,76 @@ namespace EfficientAttention;
 public enum Pooling { Mean, Cls }
 
 /// <summary>
-/// Causal language model: token embedding + learned positions → causal block stack → logits through the tied embedding
-/// (logits = h Eᵀ). tokens (B, L) int64 → logits (B, L, V).
+/// What the causal and the masked language model share: token embedding + learned positions → block stack → logits
+/// through the tied embedding (logits = h Eᵀ). tokens (B, L) int64 → logits (B, L, V). They differ only in the mask.
 /// </summary>
-public sealed class CausalLanguageModel : TransformerModel
+public abstract class LanguageModel : TransformerModel
 {
     private readonly Embedding embedding;
     private readonly Parameter positions;
     private readonly Dropout dropout;
 
-    /// <param name="config">the block stack's shape and attention</param>
-    /// <param name="vocabularySize">V: token ids are 0 … V − 1</param>
-    /// <param name="seed">seeds the initial weights (a generator of the model's own)</param>
-    public CausalLanguageModel(TransformerConfig config, int vocabularySize, long seed = 0) : base(nameof(CausalLanguageModel), config)
+    protected LanguageModel(string name, TransformerConfig config, int vocabularySize, long seed, int minimumVocabulary) : base(name, config)
     {
-        if (vocabularySize < 2) throw new ArgumentOutOfRangeException(nameof(vocabularySize), vocabularySize, $"vocabularySize = {vocabularySize}; expected ≥ 2.");
+        if (vocabularySize < minimumVocabulary)
+            throw new ArgumentOutOfRangeException(nameof(vocabularySize), vocabularySize, $"vocabularySize = {vocabularySize}; expected ≥ {minimumVocabulary}.");
         (VocabularySize, Seed) = (vocabularySize, seed);
         embedding = Embedding(vocabularySize, config.ModelDim);
         positions = Parameter(zeros(config.MaxLength, config.ModelDim));
         dropout = Dropout(config.Dropout);
-        RegisterComponents();
+        register_module(nameof(embedding), embedding);
+        register_parameter(nameof(positions), positions);
+        register_module(nameof(dropout), dropout);
         Initialize(seed, g => { Normal(embedding.weight!, 0.02, g); Normal(positions, 0.02, g); });  // tied: small
     }
 
     public int VocabularySize { get; }
     public long Seed { get; }
 
+    /// <summary>Which keys each query sees: causal for the causal LM, all for the masked LM.</summary>
+    protected abstract AttentionMask? Mask { get; }
+
     protected override IEnumerable<Parameter> Undecayed => [positions];
 
     protected override void CheckShape(Tensor tokens) => CheckTokenShape(tokens);
     protected override void CheckValues(Tensor tokens) => CheckTokenRange(tokens, VocabularySize);
 
     protected override (Tensor X, AttentionMask? Mask) Embed(Tensor tokens)
-        => (dropout.call(embedding.call(tokens) + positions[..(int)tokens.shape[1]]), AttentionMask.CausalOnly);
+        => (dropout.call(embedding.call(tokens) + positions[..(int)tokens.shape[1]]), Mask);
 
     protected override Tensor ReadOut(Tensor hidden, AttentionMask? mask) => hidden.matmul(embedding.weight!.t());   // (B, L, V), tied
+}
+
+/// <summary>Causal language model: query i sees keys j ≤ i; predicts the next token at every position.</summary>
+public sealed class CausalLanguageModel : LanguageModel
+{
+    /// <param name="config">the block stack's shape and attention</param>
+    /// <param name="vocabularySize">V: token ids are 0 … V − 1</param>
+    /// <param name="seed">seeds the initial weights (a generator of the model's own)</param>
+    public CausalLanguageModel(TransformerConfig config, int vocabularySize, long seed = 0)
+        : base(nameof(CausalLanguageModel), config, vocabularySize, seed, minimumVocabulary: 2) { }
+
+    protected override AttentionMask? Mask => AttentionMask.CausalOnly;
 
     protected override TransformerModel Rebuild(TransformerConfig config) => new CausalLanguageModel(config, VocabularySize, Seed);
 }
 
 /// <summary>
-/// Masked language model (BERT / RoBERTa style): token embedding + learned positions → bidirectional block stack (no
-/// mask: every query sees every key) → logits through the tied embedding at every position. tokens (B, L) int64, where
-/// the last id, <see cref="MaskToken"/> = V − 1, marks a hidden token → logits (B, L, V); the loss is taken where the
-/// targets are set (<see cref="CharCorpus.MaskedWindows"/> sets them at the hidden positions only).
+/// Masked language model (BERT / RoBERTa style): bidirectional (every query sees every key); the last id,
+/// <see cref="MaskToken"/> = V − 1, marks a hidden token, and the loss is taken where the targets are set
+/// (<see cref="CharCorpus.MaskedWindows"/> sets them at the hidden positions only).
 /// </summary>
-public sealed class MaskedLanguageModel : TransformerModel
+public sealed class MaskedLanguageModel : LanguageModel
 {
-    private readonly Embedding embedding;
-    private readonly Parameter positions;
-    private readonly Dropout dropout;
-
     /// <param name="config">the block stack's shape and attention</param>
     /// <param name="vocabularySize">V, counting the mask token (ids 0 … V − 2 are the text's symbols)</param>
     /// <param name="seed">seeds the initial weights (a generator of the model's own)</param>
-    public MaskedLanguageModel(TransformerConfig config, int vocabularySize, long seed = 0) : base(nameof(MaskedLanguageModel), config)
-    {
-        if (vocabularySize < 3) throw new ArgumentOutOfRangeException(nameof(vocabularySize), vocabularySize, $"vocabularySize = {vocabularySize}; expected ≥ 3 (two symbols and the mask token).");
-        (VocabularySize, Seed) = (vocabularySize, seed);
-        embedding = Embedding(vocabularySize, config.ModelDim);
-        positions = Parameter(zeros(config.MaxLength, config.ModelDim));
-        dropout = Dropout(config.Dropout);
-        RegisterComponents();
-        Initialize(seed, g => { Normal(embedding.weight!, 0.02, g); Normal(positions, 0.02, g); });
-    }
+    public MaskedLanguageModel(TransformerConfig config, int vocabularySize, long seed = 0)
+        : base(nameof(MaskedLanguageModel), config, vocabularySize, seed, minimumVocabulary: 3) { }
 
-    public int VocabularySize { get; }
-    public long Seed { get; }
     public long MaskToken => VocabularySize - 1;
 
-    protected override IEnumerable<Parameter> Undecayed => [positions];
-
-    protected override void CheckShape(Tensor tokens) => CheckTokenShape(tokens);
-    protected override void CheckValues(Tensor tokens) => CheckTokenRange(tokens, VocabularySize);
-
-    protected override (Tensor X, AttentionMask? Mask) Embed(Tensor tokens)
-        => (dropout.call(embedding.call(tokens) + positions[..(int)tokens.shape[1]]), null);
-
-    protected override Tensor ReadOut(Tensor hidden, AttentionMask? mask) => hidden.matmul(embedding.weight!.t());   // (B, L, V), tied
+    protected override AttentionMask? Mask => null;
 
     protected override TransformerModel Rebuild(TransformerConfig config) => new MaskedLanguageModel(config, VocabularySize, Seed);
 }
