@@ -1,0 +1,81 @@
+namespace EfficientAttention.Tests;
+
+/// <summary>The fused C# 1.5-entmax kernel against the tensor-operation path and the double-precision oracle.</summary>
+public class Entmax15CpuTests
+{
+    private static Tensor Scores(ScalarType dtype, long rows, long n, double scale, int seed)
+    {
+        var s = randn(new long[] { rows, n }, dtype: ScalarType.Float64, generator: new Generator((ulong)seed)) * scale;
+        s[0] = tensor(double.NegativeInfinity, ScalarType.Float64);                          // a dead row
+        s[1, ..(int)(n / 2)] = tensor(double.NegativeInfinity, ScalarType.Float64);           // half masked
+        return s.to(dtype);
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float64, 7, 1.0)]
+    [InlineData(ScalarType.Float64, 1024, 0.2)]      // flat scores: hundreds of candidates, a large support
+    [InlineData(ScalarType.Float32, 33, 3.0)]        // not a multiple of the SIMD width
+    [InlineData(ScalarType.Float32, 2048, 1.0)]      // long rows: the tensor path's partial sort
+    [InlineData(ScalarType.Float32, 600, 0.05)]      // very flat: the support passes the tensor path's top-64
+    public void The_fused_kernel_equals_the_tensor_path_and_the_oracle(ScalarType dtype, long n, double scale)
+    {
+        var s = Scores(dtype, 6, n, scale, seed: (int)n);
+        Assert.True(Entmax15Cpu.Supports(s, -1));
+        var fused = Entmax15Cpu.Forward(s);
+        var tensorPath = Entmax15Function.Kernel(s, 1);
+        double tolerance = dtype == ScalarType.Float64 ? 1e-12 : 2e-6;
+        Assert.True((fused - tensorPath).abs().max().to(ScalarType.Float64).item<double>() <= tolerance, $"max |fused − tensor| = {(fused - tensorPath).abs().max().to(ScalarType.Float64).item<double>():E2}");
+        Assert.True(fused[0].eq(0).all().item<bool>(), "a row of −∞ gives zeros");
+        for (int r = 1; r < 6; r++)
+        {
+            var row = s[r].to(ScalarType.Float64).data<double>().ToArray();
+            var expected = Reference.Entmax15(row);
+            var actual = fused[r].to(ScalarType.Float64).data<double>().ToArray();
+            Assert.True(expected.Zip(actual).All(t => Math.Abs(t.First - t.Second) <= tolerance), $"row {r} differs from the oracle");
+            Assert.Equal(expected.Count(x => x > 0), actual.Count(x => x > 0));                 // the same exact support
+        }
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float64, 9)]
+    [InlineData(ScalarType.Float32, 1000)]
+    public void The_fused_backward_equals_the_closed_form_product(ScalarType dtype, long n)
+    {
+        var p = Entmax15Cpu.Forward(Scores(dtype, 5, n, 1.0, seed: 3));
+        var g = randn(new long[] { 5, n }, dtype: ScalarType.Float64, generator: new Generator(4)).to(dtype);
+        var fused = Entmax15Cpu.Backward(p, g);
+        var expected = EntmaxBackward.JacobianVectorProduct(p.sqrt(), g, 1);
+        Assert.True((fused - expected).abs().max().to(ScalarType.Float64).item<double>() <= (dtype == ScalarType.Float64 ? 1e-12 : 1e-5));
+        Assert.True(fused[0].eq(0).all().item<bool>(), "no gradient through a dead row");
+    }
+
+    [Fact]
+    public void Other_layouts_take_the_tensor_path()
+    {
+        Assert.False(Entmax15Cpu.Supports(randn(3, 4), 0));                                        // not the last dim
+        Assert.False(Entmax15Cpu.Supports(randn(3, 4).to(ScalarType.Float16), -1));
+        Assert.True(Entmax15Cpu.Supports(randn(3, 4).t(), -1));                                    // non-contiguous: copied first
+        var t = randn(5, 6, dtype: ScalarType.Float64).t();
+        Assert.True((Normalizers.Entmax15(t) - Entmax15Function.Kernel(t, 1)).abs().max().item<double>() < 1e-12);
+    }
+
+    [Fact]
+    public void Newtons_threshold_equals_the_sorted_k_loop_on_hard_rows()
+    {
+        var random = new Random(5);
+        double[][] rows =
+        [
+            [0.0],                                                                   // one candidate: τ = −1
+            [0, 0, 0, 0],                                                            // ties: uniform
+            [0, -1e-12, -0.5, -0.999999],                                            // a value a hair below the top
+            Enumerable.Range(0, 500).Select(_ => -0.01 * random.NextDouble()).Append(0).ToArray(),   // flat: support ≈ all
+            Enumerable.Range(0, 300).Select(_ => -random.NextDouble()).Append(0).ToArray(),
+        ];
+        foreach (var row in rows)
+        {
+            double newton = Entmax15Cpu.Threshold(row.ToArray()), sorted = Entmax15Cpu.SortedThreshold(row.ToArray());
+            Assert.True(Math.Abs(newton - sorted) <= 1e-12, $"Newton {newton} vs sort {sorted} on {row.Length} values");
+            Assert.Equal(1.0, row.Sum(a => Math.Pow(Math.Max(a - newton, 0), 2)), 10);        // p sums to one
+        }
+    }
+}
