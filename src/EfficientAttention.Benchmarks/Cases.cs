@@ -61,8 +61,29 @@ public static class Cases
                                   length => RoutedLayout.FromGraph(Sparsefinder.RandomCausalGraph(length, Heads, s, seed: 1)))
                         { Note = $"entmax over a predicted graph keeping {1 - s:P0} of causal pairs (layout built outside the timing; strategy Auto: {(Math.Ceiling((1 - s) * l / 2) * 32 <= l ? "gather" : "score rows")})" });
                 }
+            if (l <= routedLimit)
+                cases.Add(new("sparsefinder-end-to-end-0.9", "sparsefinder", l, EndToEnd, EndToEndState)
+                    { Note = "predictor included: project q, k to r = 4, k-means (10 clusters, fitted outside the timing) sorts queries and keys by cluster, entmax within each cluster (ClusteredEntmax); ≈ 90 % of causal pairs skipped" });
         }
         return cases;
+    }
+
+    private sealed record EndToEndSetup(Tensor Projection, KMeansPredictor Predictor);
+
+    /// <summary>A fitted predictor: random r = 4 projections per head and 10 k-means centroids fitted on projected random q, k.</summary>
+    private static object EndToEndState(int length)
+    {
+        var g = new Generator(3);
+        var projection = randn(new long[] { Heads, HeadDim, 4 }, generator: g) / Math.Sqrt(HeadDim);
+        var sample = randn(new long[] { Batch, Heads, Math.Min(length, 1024), HeadDim }, generator: g).matmul(projection);
+        return new EndToEndSetup(projection, KMeansPredictor.Fit(sample, sample, clusters: 10, seed: 0));
+    }
+
+    /// <summary>Sparsefinder at inference and training time: predictor, layout and routed entmax, all timed.</summary>
+    private static Tensor EndToEnd(BenchInputs i)
+    {
+        var setup = (EndToEndSetup)i.State!;
+        return ClusteredEntmax.Attend(i.Q, i.K, i.V, setup.Predictor, i.Q.detach().matmul(setup.Projection), i.K.detach().matmul(setup.Projection), causal: true);
     }
 
     /// <summary>The analytic FLOP saving of one reuse layer with K reused heads against K = 0 (forward).</summary>

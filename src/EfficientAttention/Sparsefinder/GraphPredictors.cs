@@ -163,17 +163,26 @@ public sealed class KMeansPredictor : IGraphPredictor
     public Tensor Predict(Tensor q, Tensor k, Tensor valid)
     {
         GraphPredictors.Check(q, k, valid);
+        using var scope = NewDisposeScope();
+        var (queryClusters, keyCluster) = Assign(q, k);
+        var queryMember = zeros(q.shape[0], q.shape[1], q.shape[2], Clusters, dtype: q.dtype, device: q.device)
+            .scatter_(-1, queryClusters, ones_like(queryClusters, q.dtype));                                                 // (B, H, Lq, c) 0/1
+        var keyMember = zeros(k.shape[0], k.shape[1], k.shape[2], Clusters, dtype: q.dtype, device: q.device)
+            .scatter_(-1, keyCluster.unsqueeze(-1), ones_like(keyCluster.unsqueeze(-1), q.dtype));
+        return queryMember.matmul(keyMember.transpose(-2, -1)).gt(0.5).logical_and(valid).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Each query's top clusters (B, H, Lq, top) and each key's nearest cluster (B, H, Lk).</summary>
+    public (Tensor QueryClusters, Tensor KeyCluster) Assign(Tensor q, Tensor k)
+    {
         Guard.Size(q, nameof(q), 1, Centroids.shape[0], "heads of the fitted centroids");
         Guard.Size(q, nameof(q), 3, Centroids.shape[2], "dim of the fitted centroids");
         using var scope = NewDisposeScope();
         if (Normalize) { q = nn.functional.normalize(q, dim: -1); k = nn.functional.normalize(k, dim: -1); }
         var c = Centroids.to(q.dtype, q.device).unsqueeze(0);                                  // (1, H, c, r)
-        var queryDistances = GraphPredictors.SquaredDistances(q, c);                           // (B, H, Lq, c)
-        var queryClusters = queryDistances.topk(TopClusters, dim: -1, largest: false).indexes;
-        var queryMember = zeros_like(queryDistances).scatter_(-1, queryClusters, ones_like(queryClusters, q.dtype));         // (B, H, Lq, c) 0/1
-        var keyCluster = GraphPredictors.SquaredDistances(k, c).argmin(-1, keepdim: true);
-        var keyMember = zeros(k.shape[0], k.shape[1], k.shape[2], Clusters, dtype: q.dtype, device: q.device).scatter_(-1, keyCluster, ones_like(keyCluster, q.dtype));
-        return queryMember.matmul(keyMember.transpose(-2, -1)).gt(0.5).logical_and(valid).MoveToOuterDisposeScope();
+        var queryClusters = GraphPredictors.SquaredDistances(q, c).topk(TopClusters, dim: -1, largest: false).indexes;
+        var keyCluster = GraphPredictors.SquaredDistances(k, c).argmin(-1);
+        return (queryClusters.MoveToOuterDisposeScope(), keyCluster.MoveToOuterDisposeScope());
     }
 
     public double CostPerQuery(long keyLength, long dim) => 2.0 * Clusters * dim;

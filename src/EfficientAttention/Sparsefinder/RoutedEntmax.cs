@@ -27,11 +27,14 @@ public sealed record RoutedLayout(Tensor Indices, Tensor Present, long KeyLength
         return new RoutedLayout(indices.MoveToOuterDisposeScope(), present.MoveToOuterDisposeScope(), graph.shape[3]);
     }
 
-    /// <summary>Back to a dense bool graph (B, H, Lq, Lk).</summary>
+    /// <summary>Back to a dense bool graph (B, H, Lq, Lk). Padding may repeat any index (a count, not an overwrite).</summary>
     public Tensor ToGraph()
     {
         var shape = Indices.shape;
-        return zeros(new[] { shape[0], shape[1], shape[2], KeyLength }, ScalarType.Bool, Indices.device).scatter_(-1, Indices, Present);
+        using var scope = NewDisposeScope();
+        var counts = zeros(new[] { shape[0], shape[1], shape[2], KeyLength }, ScalarType.Int32, Indices.device)
+            .scatter_add_(-1, Indices, Present.to(ScalarType.Int32));
+        return counts.gt(0).MoveToOuterDisposeScope();
     }
 }
 
