@@ -34,6 +34,8 @@ public sealed record Recipe
     public required Func<Evaluation, double> Score { get; init; }
     /// <summary>Settings beyond the model's config and the optimiser's that shape the weights (patch size, data variant …).</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+    /// <summary>The seeds this recipe is trained with (<see cref="RecipeCatalog.Seeds"/> unless a recipe needs fewer).</summary>
+    public IReadOnlyList<long> Seeds { get; init; } = RecipeCatalog.Seeds;
     /// <summary>Where records and weights live; null: <see cref="Checkpoints.DefaultDirectory"/>.</summary>
     public string? Directory { get; init; }
 

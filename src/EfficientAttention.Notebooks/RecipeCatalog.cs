@@ -8,10 +8,11 @@ public static class RecipeCatalog
 
     public static IEnumerable<Recipe> Recipes() =>
         BasicsRecipes.Variants.Select(BasicsRecipes.Copy)
-            .Concat(ReuseRecipes.All());
+            .Concat(ReuseRecipes.All())
+            .Concat(SparsefinderRecipes.Variants.Select(SparsefinderRecipes.Model));
 
     public static IEnumerable<(Recipe Recipe, long Seed)> Runs() =>
-        Recipes().SelectMany(r => Seeds.Select(s => (r, s)));
+        Recipes().SelectMany(r => r.Seeds.Select(s => (r, s)));
 
     /// <summary>
     /// The runs <paramref name="name"/> stands for: "all", a recipe ("reuse-vit"), a recipe and variant

@@ -80,4 +80,22 @@ public class CheckpointsTests
             recipe.Record(seed);                                                                  // throws on a config mismatch
         }
     }
+
+    [Fact]
+    public void Every_recipe_builds_a_model_that_reads_its_data()
+    {
+        foreach (var recipe in RecipeCatalog.Recipes())
+        {
+            var data = recipe.Data();
+            using var model = recipe.Build(recipe.Seeds[0]);
+            model.eval();
+            using var _ = no_grad();
+            var (inputs, targets) = data.HeldOut.Get([0, 1]);
+            var logits = model.call(inputs);
+            Assert.True(Metrics.CrossEntropy(logits, targets).isfinite().item<bool>(), $"{recipe.Name}-{recipe.Variant}: loss on held-out data is not finite");
+            var (trainInputs, _) = data.Train.Get([0]);
+            Assert.Equal(inputs.shape[1..], trainInputs.shape[1..]);
+        }
+        Assert.Equal(RecipeCatalog.Runs().Count(), RecipeCatalog.Runs().Select(r => r.Recipe.RunName(r.Seed)).Distinct().Count());   // run names are unique
+    }
 }
