@@ -98,9 +98,9 @@ public static class ClusteredEntmax
         var (queryLists, queryPresent) = ClusterLayout.Lists(queryCluster, clusters);  // (B, H, C, Mq)
         var (keyLists, keyPresent) = ClusterLayout.Lists(keyCluster, clusters);        // (B, H, C, Mk)
         long d = q.shape[3], dv = v.shape[3], mq = queryLists.shape[3], mk = keyLists.shape[3];
-        var qc = Rows(q, queryLists);                                                  // (B, H, C, Mq, d)
-        var kc = Rows(k, keyLists);
-        var vc = Rows(v, keyLists);
+        var qc = RoutedEntmax.Gather(q, queryLists);                                                  // (B, H, C, Mq, d)
+        var kc = RoutedEntmax.Gather(k, keyLists);
+        var vc = RoutedEntmax.Gather(v, keyLists);
         var allowed = queryPresent.unsqueeze(-1).logical_and(keyPresent.unsqueeze(-2));   // (B, H, C, Mq, Mk)
         if (causal) allowed = allowed.logical_and(keyLists.unsqueeze(-2).le(queryLists.unsqueeze(-1)));
         var scores = qc.matmul(kc.transpose(-2, -1)).div_(Math.Sqrt(d)).masked_fill(allowed.logical_not(), double.NegativeInfinity);
@@ -109,12 +109,5 @@ public static class ClusteredEntmax
         var where = queryLists.view(batch, heads, clusters * mq, 1).expand(batch, heads, clusters * mq, dv);
         var output = zeros(new[] { batch, heads, lq, dv }, q.dtype, q.device).scatter_add(2, where, blocks);   // padding adds zeros
         return output.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>x (B, H, L, e) at lists (B, H, C, M) → (B, H, C, M, e).</summary>
-    private static Tensor Rows(Tensor x, Tensor lists)
-    {
-        long b = lists.shape[0], h = lists.shape[1], c = lists.shape[2], m = lists.shape[3], e = x.shape[3];
-        return x.gather(2, lists.view(b, h, c * m, 1).expand(b, h, c * m, e)).view(b, h, c, m, e);
     }
 }

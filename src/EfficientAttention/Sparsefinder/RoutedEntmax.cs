@@ -114,7 +114,7 @@ public static class RoutedEntmax
     }
 
     /// <summary>x (B, H, Lk, e) gathered at idx (B, H, c, m) → (B, H, c, m, e).</summary>
-    private static Tensor Gather(Tensor x, Tensor idx)
+    internal static Tensor Gather(Tensor x, Tensor idx)
     {
         long b = idx.shape[0], h = idx.shape[1], c = idx.shape[2], m = idx.shape[3], e = x.shape[3];
         return x.gather(2, idx.reshape(b, h, c * m, 1).expand(b, h, c * m, e)).view(b, h, c, m, e);
