@@ -109,28 +109,24 @@ public static class Checkpoints
         var actual = Sha256Of(path);
         if (!string.Equals(actual, manifest.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new InvalidDataException($"{path} has SHA-256 {actual}, but its manifest records {manifest.Sha256}: the file was changed or truncated. Restore it (git checkout) or retrain: {manifest.Command}");
-        var dtype = model.parameters().First().dtype;
-        model.to(ScalarType.Float16);
-        try { model.load(path); }
-        finally { model.to(dtype); }
+        InHalf(model, () => model.load(path));
     }
 
     /// <summary>Rounds a model's weights to float16 in place (what a checkpoint stores), so the metrics measured next are the checkpoint's.</summary>
-    public static void RoundToHalf(nn.Module model)
-    {
-        var dtype = model.parameters().First().dtype;
-        model.to(ScalarType.Float16).to(dtype);
-    }
+    public static void RoundToHalf(nn.Module model) => InHalf(model, () => { });
 
-    private static void WriteHalf(nn.Module model, Stream stream)
+    private static void WriteHalf(nn.Module model, Stream stream) => InHalf(model, () =>
+    {
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        model.save(writer);
+    });
+
+    /// <summary>Runs <paramref name="action"/> with the model in float16, then restores its dtype.</summary>
+    private static void InHalf(nn.Module model, Action action)
     {
         var dtype = model.parameters().First().dtype;
         model.to(ScalarType.Float16);
-        try
-        {
-            using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-            model.save(writer);
-        }
+        try { action(); }
         finally { model.to(dtype); }
     }
 

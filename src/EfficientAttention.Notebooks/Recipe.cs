@@ -74,8 +74,9 @@ public sealed record Recipe
     public TrainedModel Load(long seed)
     {
         if (!KeepWeights) throw new InvalidOperationException($"{Name}/{Variant} keeps no weights; read its numbers with Record(seed).");
-        var manifest = Record(seed);
+        var manifest = Checkpoints.ReadManifest(RunName(seed), Directory);
         var model = Build(seed);
+        CheckConfig(manifest, model, seed);
         Checkpoints.LoadWeights(manifest, model, Directory);
         model.eval();
         return new TrainedModel(model, manifest);
@@ -89,14 +90,19 @@ public sealed record Recipe
     {
         var manifest = Checkpoints.ReadManifest(RunName(seed), Directory);
         using var probe = Build(seed);
-        var expected = Config(probe);
+        CheckConfig(manifest, probe, seed);
+        return manifest;
+    }
+
+    private void CheckConfig(TrainingManifest manifest, TransformerModel model, long seed)
+    {
+        var expected = Config(model);
         var differences = expected.Keys.Union(manifest.Config.Keys)
             .Where(k => expected.GetValueOrDefault(k) != manifest.Config.GetValueOrDefault(k))
             .Select(k => $"{k}: recorded {manifest.Config.GetValueOrDefault(k) ?? "(none)"}, recipe {expected.GetValueOrDefault(k) ?? "(none)"}")
             .ToList();
         if (differences.Count > 0)
             throw new InvalidDataException($"{manifest.Name} was trained with a different config than the recipe asks for — {string.Join("; ", differences)}. Retrain it: {Command(seed)}");
-        return manifest;
     }
 
     /// <summary>
