@@ -44,10 +44,16 @@ public static class ReuseRecipes
     public const int RandomDataLmSteps = 1000;
 
     /// <summary>
-    /// The ViT: 4 layers × 4 heads, D = 64, MLP 128, patches 4 × 4 (49 tokens), mean-pooled (no CLS token), 6 000 steps of
-    /// 128 of the 60 000 training images; the 10 000 test images held out. Measured so far (test accuracy, seeds 0, 1):
-    /// with a CLS token 88.17 %, 88.06 %; mean-pooled 87.78 %, 88.74 %. Seeds spread by ±0.5 % around the 88 % floor,
-    /// so this size does not yet clear it on every seed: to be re-sized before its checkpoints are trained.
+    /// The ViT on random labels trains for 2 000 steps, not 8 000: the control only has to be trained on data without
+    /// structure (its test accuracy sits at chance), and the 3 × 6 000 steps saved pay for the seeds of the sweep.
+    /// </summary>
+    public const int RandomDataVitSteps = 2000;
+
+    /// <summary>
+    /// The ViT: 4 layers × 4 heads, D = 64, MLP 128, patches 4 × 4 (49 tokens), mean-pooled (no CLS token), 8 000 steps of
+    /// 128 of the 60 000 training images (17 epochs), AdamW with weight decay 0.05, cosine to 2 % of the peak; the
+    /// 10 000 test images held out. The first size (6 000 steps, weight decay 0.01, cosine to 10 %) left the seeds
+    /// spread by ±0.5 % around the 88 % floor (CLS token 88.17 %, 88.06 %; mean-pooled 87.78 %, 88.74 %, seeds 0, 1).
     /// </summary>
     public static Recipe Vit(string variant = "baseline")
     {
@@ -64,7 +70,11 @@ public static class ReuseRecipes
                     ? new RecipeData("Fashion-MNIST", "train (60 000) with uniformly random labels", RandomLabels(train, 10), "test (10 000)", test)
                     : new RecipeData("Fashion-MNIST", "train (60 000)", train, "test (10 000)", test);
             },
-            Options = new TrainerOptions { Steps = 6000, BatchSize = 128, LearningRate = 2e-3, WarmupSteps = 100, LogEvery = 100 },
+            Options = new TrainerOptions
+            {
+                Steps = variant == "random-data" ? RandomDataVitSteps : 8000, BatchSize = 128, LearningRate = 2e-3, WeightDecay = 0.05,
+                FinalLearningRateFraction = 0.02, WarmupSteps = 100, LogEvery = 100,
+            },
             Score = e => e.Accuracy,
             Extra = new Dictionary<string, string> { ["patch_size"] = "4", ["pooling"] = "mean", ["data"] = variant == "random-data" ? "random labels" : "fashion-mnist" },
         };
