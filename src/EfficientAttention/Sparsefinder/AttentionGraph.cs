@@ -39,9 +39,12 @@ public static class AttentionGraph
 /// <param name="Hits">pairs in Ĝ ∩ G</param>
 /// <param name="Queries">queries with at least one valid key</param>
 /// <param name="ExactQueries">queries whose predicted keys contain their whole gold support</param>
-public sealed record GraphCounts(long Valid, long Predicted, long Gold, long Hits, long Queries, long ExactQueries)
+/// <param name="GoldMass">Σ p_ij over G (one per query with a key); NaN when no probabilities were given</param>
+/// <param name="HitMass">Σ p_ij over Ĝ ∩ G; NaN when no probabilities were given</param>
+public sealed record GraphCounts(long Valid, long Predicted, long Gold, long Hits, long Queries, long ExactQueries,
+                                 double GoldMass = double.NaN, double HitMass = double.NaN)
 {
-    public static GraphCounts Zero { get; } = new(0, 0, 0, 0, 0, 0);
+    public static GraphCounts Zero { get; } = new(0, 0, 0, 0, 0, 0, 0, 0);
 
     /// <summary>1 − |Ĝ| / |valid pairs|: the share of the attention matrix never computed.</summary>
     public double Sparsity => Valid == 0 ? 0 : 1 - (double)Predicted / Valid;
@@ -52,25 +55,37 @@ public sealed record GraphCounts(long Valid, long Predicted, long Gold, long Hit
     /// <summary>The share of queries for which entmax over Ĝ equals full entmax exactly (Ĝ ⊇ that query's support).</summary>
     public double ExactFraction => Queries == 0 ? 1 : (double)ExactQueries / Queries;
 
+    /// <summary>
+    /// Σ_{Ĝ ∩ G} p / Σ_G p: the share of attention mass on the kept gold pairs. Missed pairs with little weight cost little,
+    /// so a graph can keep a model's quality at modest <see cref="Recall"/> when this stays near 1. NaN when not measured.
+    /// </summary>
+    public double MassRecall => GoldMass == 0 ? 1 : HitMass / GoldMass;
+
     /// <summary>1 − |G| / |valid pairs|: the head's own sparsity.</summary>
     public double GoldSparsity => Valid == 0 ? 0 : 1 - (double)Gold / Valid;
 
     public static GraphCounts operator +(GraphCounts a, GraphCounts b) => new(a.Valid + b.Valid, a.Predicted + b.Predicted,
-        a.Gold + b.Gold, a.Hits + b.Hits, a.Queries + b.Queries, a.ExactQueries + b.ExactQueries);
+        a.Gold + b.Gold, a.Hits + b.Hits, a.Queries + b.Queries, a.ExactQueries + b.ExactQueries, a.GoldMass + b.GoldMass, a.HitMass + b.HitMass);
 
     public override string ToString() => $"sparsity {Sparsity:P1}, recall {Recall:P1}, exact {ExactFraction:P1} (gold sparsity {GoldSparsity:P1})";
 
-    /// <summary>Counts for all heads together. All three graphs are bool (B, H, Lq, Lk); Ĝ is first restricted to valid.</summary>
-    public static GraphCounts Of(Tensor predicted, Tensor gold, Tensor valid) => PerHead(predicted, gold, valid).Aggregate(Zero, (a, b) => a + b);
+    /// <summary>
+    /// Counts for all heads together. All three graphs are bool (B, H, Lq, Lk); Ĝ is first restricted to valid. With the
+    /// head's <paramref name="probabilities"/> (same shape) the masses are measured too.
+    /// </summary>
+    public static GraphCounts Of(Tensor predicted, Tensor gold, Tensor valid, Tensor? probabilities = null) =>
+        PerHead(predicted, gold, valid, probabilities).Aggregate(Zero, (a, b) => a + b);
 
     /// <summary>Counts per head (index h), summed over batch and queries.</summary>
-    public static GraphCounts[] PerHead(Tensor predicted, Tensor gold, Tensor valid)
+    public static GraphCounts[] PerHead(Tensor predicted, Tensor gold, Tensor valid, Tensor? probabilities = null)
     {
         CheckGraph(predicted, nameof(predicted));
         CheckGraph(gold, nameof(gold));
         CheckGraph(valid, nameof(valid));
         if (!predicted.shape.SequenceEqual(gold.shape) || !valid.shape.SequenceEqual(gold.shape))
             throw new ArgumentException($"predicted {Guard.Shape(predicted)}, gold {Guard.Shape(gold)} and valid {Guard.Shape(valid)}; expected one shape (B, H, Lq, Lk).", nameof(predicted));
+        if (probabilities is not null && (!probabilities.is_floating_point() || !probabilities.shape.SequenceEqual(gold.shape)))
+            throw new ArgumentException($"probabilities has shape {Guard.Shape(probabilities)} and dtype {probabilities.dtype}; expected floating point {Guard.Shape(gold)}.", nameof(probabilities));
         using var scope = NewDisposeScope();
         var p = predicted.logical_and(valid);
         var g = gold.logical_and(valid);
@@ -84,8 +99,12 @@ public sealed record GraphCounts(long Valid, long Predicted, long Gold, long Hit
         var exact = g.logical_and(p.logical_not()).any(-1).logical_not().logical_and(hasKey);
         var queries = Sum(hasKey, [0, 2]);
         var exactQueries = Sum(exact, [0, 2]);
+        double[] Mass(Tensor where) => probabilities!.to(ScalarType.Float64).masked_fill(where.logical_not(), 0).sum(pairs).cpu().data<double>().ToArray();
+        var goldMass = probabilities is null ? null : Mass(g);
+        var hitMass = probabilities is null ? null : Mass(p.logical_and(g));
         return Enumerable.Range(0, validCount.Length)
-            .Select(h => new GraphCounts(validCount[h], predictedCount[h], goldCount[h], hits[h], queries[h], exactQueries[h])).ToArray();
+            .Select(h => new GraphCounts(validCount[h], predictedCount[h], goldCount[h], hits[h], queries[h], exactQueries[h],
+                                         goldMass?[h] ?? double.NaN, hitMass?[h] ?? double.NaN)).ToArray();
     }
 
     internal static void CheckGraph(Tensor graph, string name)

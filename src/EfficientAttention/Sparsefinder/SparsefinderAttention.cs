@@ -50,7 +50,7 @@ public sealed class SparsefinderAttention : nn.Module, IAttention
             var valid = AttentionGraph.Valid(mask, batch, heads, lq, lk, q.device);
             var (qp, kp) = projection?.call(q.detach(), k.detach()) ?? (q.detach(), k.detach());
             var graph = Predictor.Predict(qp, kp, valid);
-            onRouted?.Invoke(new GraphCounts(valid.sum().item<long>(), graph.sum().item<long>(), 0, 0, 0, 0));
+            onRouted?.Invoke(GraphCounts.Zero with { Valid = valid.sum().item<long>(), Predicted = graph.sum().item<long>() });
             layout = RoutedLayout.FromGraph(graph);
         }
         if (!withProbabilities) return new(RoutedEntmax.Attend(q, k, v, layout).MoveToOuterDisposeScope());
@@ -80,12 +80,14 @@ internal sealed class ObservedAttention(IAttention inner, Action<Tensor, Tensor,
 /// <param name="Keys">(N, H, L, d)</param>
 /// <param name="Gold">bool (N, H, L, L): entmax's support</param>
 /// <param name="Valid">bool (N, H, L, L): pairs the mask allows</param>
-public sealed record LayerAttention(Tensor Queries, Tensor Keys, Tensor Gold, Tensor Valid)
+/// <param name="Probabilities">(N, H, L, L): the head's entmax weights, for mass-weighted recall; null when not kept</param>
+public sealed record LayerAttention(Tensor Queries, Tensor Keys, Tensor Gold, Tensor Valid, Tensor? Probabilities = null)
 {
     public long Count => Queries.shape[0];
 
     /// <summary>Sequences [start, end).</summary>
-    public LayerAttention Slice(long start, long end) => new(Queries.narrow(0, start, end - start), Keys.narrow(0, start, end - start), Gold.narrow(0, start, end - start), Valid.narrow(0, start, end - start));
+    public LayerAttention Slice(long start, long end) => new(Queries.narrow(0, start, end - start), Keys.narrow(0, start, end - start),
+        Gold.narrow(0, start, end - start), Valid.narrow(0, start, end - start), Probabilities?.narrow(0, start, end - start));
 }
 
 /// <summary>Settings of <see cref="Sparsefinder.TrainProjections"/>; defaults follow the paper.</summary>
@@ -112,16 +114,17 @@ public static class Sparsefinder
     /// <summary>
     /// Runs the frozen dense-entmax <paramref name="model"/> over <paramref name="inputs"/> (N, …) in batches and returns,
     /// per layer, q, k, the gold graph (entmax's support) and the valid pairs. The model is not changed: a copy whose
-    /// cores also report q and k does the work.
+    /// cores also report q and k does the work. <paramref name="withProbabilities"/> also keeps the entmax weights
+    /// (4 bytes per pair per head), which mass-weighted recall needs.
     /// </summary>
-    public static LayerAttention[] Extract(TransformerModel model, Tensor inputs, int batchSize = 16)
+    public static LayerAttention[] Extract(TransformerModel model, Tensor inputs, int batchSize = 16, bool withProbabilities = false)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batchSize = {batchSize}; expected ≥ 1.");
         int layers = model.Config.Layers;
         var cores = Enumerable.Range(0, layers).Select(model.Config.AttentionFor).ToArray();
         if (cores.Any(c => c is SparsefinderAttention { Predictor: not null } || !c.ProvidesProbabilities))
             throw new ArgumentException("Extract needs dense attention that forms its probabilities (SparsefinderAttention without a predictor).", nameof(model));
-        var parts = Enumerable.Range(0, layers).Select(_ => new List<(Tensor, Tensor, Tensor, Tensor)>()).ToArray();
+        var parts = Enumerable.Range(0, layers).Select(_ => new List<(Tensor, Tensor, Tensor, Tensor, Tensor?)>()).ToArray();
         var seen = new (Tensor Q, Tensor K, Tensor Valid)[layers];
         void Observe(int layer, Tensor q, Tensor k, AttentionMask? mask) =>           // runs inside the layer's own dispose scope
             seen[layer] = (q.detach().clone().DetachFromDisposeScope(), k.detach().clone().DetachFromDisposeScope(),
@@ -134,10 +137,12 @@ public static class Sparsefinder
             using var scope = NewDisposeScope();
             var (_, probabilities) = probe.Forward(inputs.narrow(0, start, Math.Min(inputs.shape[0], start + batchSize) - start), withProbabilities: true);
             for (int layer = 0; layer < layers; layer++)
-                parts[layer].Add((seen[layer].Q, seen[layer].K, AttentionGraph.Gold(probabilities![layer]).MoveToOuterDisposeScope(), seen[layer].Valid));
+                parts[layer].Add((seen[layer].Q, seen[layer].K, AttentionGraph.Gold(probabilities![layer]).MoveToOuterDisposeScope(), seen[layer].Valid,
+                                  withProbabilities ? probabilities[layer].MoveToOuterDisposeScope() : null));
         }
-        return parts.Select(list => new LayerAttention(cat(list.Select(t => t.Item1).ToList(), 0), cat(list.Select(t => t.Item2).ToList(), 0),
-                                                       cat(list.Select(t => t.Item3).ToList(), 0), cat(list.Select(t => t.Item4).ToList(), 0))).ToArray();
+        static Tensor Cat(IEnumerable<Tensor> parts) => cat(parts.ToList(), 0);
+        return parts.Select(list => new LayerAttention(Cat(list.Select(t => t.Item1)), Cat(list.Select(t => t.Item2)), Cat(list.Select(t => t.Item3)),
+                                                       Cat(list.Select(t => t.Item4)), withProbabilities ? Cat(list.Select(t => t.Item5!)) : null)).ToArray();
     }
 
     /// <summary>
@@ -259,7 +264,7 @@ public static class Sparsefinder
             long end = Math.Min(data.Count, start + batchSize);
             var part = data.Slice(start, end);
             var predicted = predictor.Predict(q.narrow(0, start, end - start), k.narrow(0, start, end - start), part.Valid);
-            var counts = GraphCounts.PerHead(predicted, part.Gold, part.Valid);
+            var counts = GraphCounts.PerHead(predicted, part.Gold, part.Valid, part.Probabilities);
             total = total is null ? counts : total.Zip(counts, (a, b) => a + b).ToArray();
         }
         return total ?? throw new ArgumentException("data holds no sequences.", nameof(data));

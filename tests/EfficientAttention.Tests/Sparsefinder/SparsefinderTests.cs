@@ -216,6 +216,16 @@ public class SparsefinderTests
         Assert.Equal(0.8, counts.Recall, 12);
         Assert.Equal(2 / 3.0, counts.ExactFraction, 12);
         Assert.Equal(1 - 5 / 6.0, counts.GoldSparsity, 12);
+        Assert.True(double.IsNaN(counts.MassRecall), "no probabilities: mass recall is not measured");
+
+        // rows sum to 1 over the gold pairs; query 1 misses key 1, which carries 0.25 of its mass
+        var p = tensor(new[] { 1.0, 0, 0, 0.75, 0.25, 0, 0, 0.5, 0.5 }).view(1, 1, 3, 3);
+        var weighted = GraphCounts.Of(predicted, gold, valid, p);
+        Assert.Equal(3.0, weighted.GoldMass, 12);
+        Assert.Equal(2.75, weighted.HitMass, 12);
+        Assert.Equal(2.75 / 3, weighted.MassRecall, 12);
+        Assert.Equal(counts.Recall, weighted.Recall, 12);
+        Assert.Contains("probabilities has shape (1, 1, 3, 2)", Assert.Throws<ArgumentException>(() => GraphCounts.Of(predicted, gold, valid, p[.., .., .., ..2])).Message);
     }
 
     [Fact]
@@ -261,6 +271,14 @@ public class SparsefinderTests
         Assert.Equal(new long[] { 24, 2, 24, 24 }, layers[1].Gold.shape);
         Assert.False(layers[0].Gold.logical_and(layers[0].Valid.logical_not()).any().item<bool>());
         Assert.True(layers[1].Gold.eq(AttentionGraph.Gold(model.Forward(tokens, withProbabilities: true).Probabilities![1])).all().item<bool>(), "gold = the model's own support");
+        Assert.Null(layers[1].Probabilities);
+        var weighted = Sparsefinder.Extract(model, tokens[..6], batchSize: 4, withProbabilities: true);
+        TestTensors.Close(TestTensors.ToArray(model.Forward(tokens[..6], withProbabilities: true).Probabilities![1]), TestTensors.ToArray(weighted[1].Probabilities!), 0, "kept probabilities");
+        var window = Sparsefinder.Score(PatternPredictor.SlidingWindow(2), weighted[1].Queries, weighted[1].Keys, weighted[1]).Aggregate((a, b) => a + b);
+        Assert.Equal(6 * 2 * 24, window.GoldMass, 9);                                         // sequences · heads · rows, each row sums to 1
+        Assert.InRange(window.MassRecall, 1e-3, 1 - 1e-3);
+        var all = Sparsefinder.Score(PatternPredictor.SlidingWindow(100), weighted[1].Queries, weighted[1].Keys, weighted[1]).Aggregate((a, b) => a + b);
+        Assert.Equal(1.0, all.MassRecall, 9);
 
         var result = Sparsefinder.TrainProjections(layers, new ProjectionTrainingOptions { Epochs = 20, BatchSize = 4, LearningRate = 1e-2, Progress = null });
         Assert.Equal(20 * 6, result.Losses.Count);
