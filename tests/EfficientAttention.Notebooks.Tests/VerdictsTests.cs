@@ -41,6 +41,16 @@ public class VerdictsTests
     }
 
     [Fact]
+    public void A_target_is_reached_by_the_mean_of_three_seeds()
+    {
+        Assert.True(Verdicts.Reaches("t", "c", "p", S("recall", 0.79, 0.82, 0.80), 0.8).Agrees);             // mean 0.8033
+        Assert.False(Verdicts.Reaches("t", "c", "p", S("recall", 0.79, 0.80, 0.80), 0.8).Agrees);
+        Assert.True(Verdicts.Reaches("t", "c", "p", S("ratio", 1.2, 1.25, 1.3), 1.25, higherIsBetter: false).Agrees);
+        Assert.Null(Verdicts.Reaches("t", "c", "p", S("recall", 0.9, 0.9), 0.8).Agrees);
+        Assert.Contains("not reached", Verdicts.Reaches("t", "c", "p", S("recall", 0.5, 0.5, 0.5), 0.8).Ours);
+    }
+
+    [Fact]
     public void Require_fails_when_the_prose_and_the_numbers_part()
     {
         var verdicts = new[] { Verdicts.Decide("v1", "c", "p", S("a", 1, 1.1, 0.9), Claim.Beats, S("b", 0, 0.1, -0.1)) };

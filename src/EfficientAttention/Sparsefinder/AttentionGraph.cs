@@ -114,3 +114,28 @@ public sealed record GraphCounts(long Valid, long Predicted, long Gold, long Hit
             throw new ArgumentException($"{name} has shape {Guard.Shape(graph)} and dtype {graph.dtype}; expected a Bool graph (B, H, Lq, Lk).", name);
     }
 }
+
+/// <summary>A method's sweep over its setting, read at a chosen sparsity: how methods are compared "at equal sparsity".</summary>
+public static class SparsityCurve
+{
+    /// <summary>
+    /// <paramref name="metric"/> at <paramref name="sparsity"/>, interpolated linearly between the two swept settings whose
+    /// sparsities bracket it (the upper envelope where settings cross); NaN when the sweep does not reach that sparsity
+    /// on both sides — a method is not credited with a point it never produced.
+    /// </summary>
+    public static double At(IEnumerable<GraphCounts> sweep, double sparsity, Func<GraphCounts, double> metric)
+    {
+        if (!(sparsity >= 0 && sparsity <= 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, $"sparsity = {sparsity}; expected 0 ≤ s ≤ 1.");
+        var points = sweep.Select(c => (S: c.Sparsity, Y: metric(c))).OrderBy(p => p.S).ToArray();
+        double best = double.NaN;
+        for (int i = 0; i < points.Length; i++)
+            for (int j = i; j < points.Length; j++)
+            {
+                var (a, b) = (points[i], points[j]);
+                if (a.S > sparsity || b.S < sparsity) continue;
+                double y = b.S == a.S ? Math.Max(a.Y, b.Y) : a.Y + (b.Y - a.Y) * (sparsity - a.S) / (b.S - a.S);
+                if (double.IsNaN(best) || y > best) best = y;
+            }
+        return best;
+    }
+}

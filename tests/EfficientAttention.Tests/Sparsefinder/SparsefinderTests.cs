@@ -229,6 +229,22 @@ public class SparsefinderTests
     }
 
     [Fact]
+    public void A_sweep_is_read_at_a_sparsity_by_interpolation_and_never_beyond_its_ends()
+    {
+        // sparsity = 1 − predicted / 100; recall = hits / 10
+        GraphCounts Point(long predicted, long hits) => new(100, predicted, 10, hits, 10, 0);
+        GraphCounts[] sweep = [Point(5, 4), Point(20, 8), Point(40, 10)];                     // sparsity 0.95, 0.80, 0.60
+        Assert.Equal(0.4 + (0.8 - 0.4) * (0.9 - 0.95) / (0.8 - 0.95), SparsityCurve.At(sweep, 0.9, c => c.Recall), 12);
+        Assert.Equal(0.8, SparsityCurve.At(sweep, 0.8, c => c.Recall), 12);
+        Assert.True(double.IsNaN(SparsityCurve.At(sweep, 0.97, c => c.Recall)), "beyond the sparsest setting");
+        Assert.True(double.IsNaN(SparsityCurve.At(sweep, 0.5, c => c.Recall)), "beyond the densest setting");
+        // a dominated setting between two good ones does not pull the curve down
+        GraphCounts[] crossing = [Point(5, 4), Point(10, 2), Point(20, 8)];                    // 0.95 → 0.4, 0.90 → 0.2, 0.80 → 0.8
+        Assert.Equal(0.8 + (0.4 - 0.8) * (0.9 - 0.8) / (0.95 - 0.8), SparsityCurve.At(crossing, 0.9, c => c.Recall), 12);   // not 0.2
+        Assert.Contains("sparsity = 1.5", Assert.Throws<ArgumentOutOfRangeException>(() => SparsityCurve.At(sweep, 1.5, c => c.Recall)).Message);
+    }
+
+    [Fact]
     public void Margin_loss_matches_a_hand_computation_and_its_gradient_passes_finite_differences()
     {
         // one query, keys 0 (gold) and 1 (not): loss = [1 + ‖q − k₀‖² − ‖q − k₁‖²]₊
