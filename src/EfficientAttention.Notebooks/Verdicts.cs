@@ -103,16 +103,16 @@ public static class Verdicts
     /// The verdict on a target the paper reports (e.g. "recall ≥ 0.8 at 90 % sparsity"): agrees when the mean over ≥ 3
     /// seeds reaches <paramref name="target"/>, disagrees when it falls short; fewer seeds decide nothing.
     /// </summary>
-    public static Verdict Reaches(string id, string statement, string paper, Sample a, double target, bool higherIsBetter = true, string format = "F3")
+    public static Verdict Reaches(string id, string statement, string paper, Sample a, double target, bool higherIsBetter = true, string format = "F3", string samples = "seeds")
     {
         string t = target.ToString(format, CultureInfo.InvariantCulture);
         if (a.Count < MinimumSeeds)
-            return new Verdict(id, statement, paper, $"{a.Format(format)} ({a.Count} seeds) against {t}: fewer than {MinimumSeeds} seeds, not decided", null, TargetRule, a.Count);
+            return new Verdict(id, statement, paper, $"{a.Format(format)} ({a.Count} {samples}) against {t}: fewer than {MinimumSeeds} {samples}, not decided", null, TargetRule, a.Count);
         bool reached = higherIsBetter ? a.Mean >= target : a.Mean <= target;
-        return new Verdict(id, statement, paper, $"{a.Format(format)} ({a.Count} seeds) against {t}: {(reached ? "reached" : "not reached")}", reached, TargetRule, a.Count);
+        return new Verdict(id, statement, paper, $"{a.Format(format)} ({a.Count} {samples}) against {t}: {(reached ? "reached" : "not reached")}", reached, TargetRule, a.Count);
     }
 
-    public const string TargetRule = "a target is reached when the mean over ≥ 3 seeds reaches it";
+    public const string TargetRule = "a target is reached when the mean over ≥ 3 seeds (or repeats, for timings) reaches it";
 
     /// <summary>Throws unless the verdict <paramref name="id"/> has the outcome the prose states — the check cell behind a sentence.</summary>
     public static void Require(IEnumerable<Verdict> verdicts, string id, bool? agrees)
