@@ -22,8 +22,8 @@ public static class SparsefinderRecipes
     /// <summary>The copy task of notebook 03 (x₁ … x₂₄ : x₁ … x₂₄, 10 symbols).</summary>
     public static (SequenceTask Train, SequenceTask Test) Copy => CopyTask.Value;
 
-    private static TransformerConfig Config(int layers, int dim, int length) =>
-        new(layers, 4, dim, 4 * dim, MaxLength: length) { Attention = _ => new ScaledDotProductAttention(Normalizer.Entmax15) };
+    private static TransformerConfig Config(int layers, int dim, int length, bool sinusoidal = false) =>
+        new(layers, 4, dim, 4 * dim, MaxLength: length) { Attention = _ => new ScaledDotProductAttention(Normalizer.Entmax15), SinusoidalPositions = sinusoidal };
 
     public static Recipe Model(string variant) => variant switch
     {
@@ -31,13 +31,13 @@ public static class SparsefinderRecipes
         {
             Name = "sparsefinder", Variant = "mlm", Task = "masked character language modelling (Moby-Dick)", Metric = "validation bits per masked character",
             KeepWeights = true, Seeds = [0],
-            Build = seed => new MaskedLanguageModel(Config(4, 128, Context), Corpus.Value.VocabularySize + 1, seed),
+            Build = seed => new MaskedLanguageModel(Config(4, 128, Context, sinusoidal: true), Corpus.Value.VocabularySize + 1, seed),
             Data = () => new RecipeData("Moby-Dick (characters)", "train (90 %), 256-character windows every 128, 15 % masked (seed 1)",
                 CharCorpus.MaskedWindows(Corpus.Value.Train, Context, Corpus.Value.VocabularySize, seed: 1, stride: Context / 2),
                 "validation (5 %), 15 % masked (seed 2)", CharCorpus.MaskedWindows(Corpus.Value.Valid, Context, Corpus.Value.VocabularySize, seed: 2)),
-            Options = new TrainerOptions { Steps = 3000, BatchSize = 16, LearningRate = 1e-3, WarmupSteps = 200, LogEvery = 100 },
+            Options = new TrainerOptions { Steps = 4000, BatchSize = 16, LearningRate = 3e-3, WarmupSteps = 300, LogEvery = 100 },
             Score = e => e.BitsPerDimension,
-            Extra = new Dictionary<string, string> { ["context"] = $"{Context}", ["attention"] = "1.5-entmax", ["masking"] = "0.15, 80/10/10" },
+            Extra = new Dictionary<string, string> { ["context"] = $"{Context}", ["attention"] = "1.5-entmax", ["masking"] = "0.15, 80/10/10", ["positions"] = "learned, sinusoidal start" },
         },
         "lm" => new Recipe
         {
