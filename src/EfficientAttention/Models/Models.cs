@@ -37,6 +37,28 @@ public abstract class LanguageModel : TransformerModel
         });
     }
 
+    /// <summary>
+    /// Starts this model from <paramref name="source"/>'s weights: every tensor of the same name and shape is copied, and
+    /// the token embedding's first rows where this vocabulary extends the source's (a masked LM's mask token after a
+    /// causal LM's symbols). A bidirectional masked LM trained from scratch on characters can sit at the unigram loss
+    /// for thousands of steps; started from a causal LM whose heads already attend locally, it leaves it at once.
+    /// </summary>
+    public void WarmStartFrom(LanguageModel source)
+    {
+        if (source.VocabularySize > VocabularySize)
+            throw new ArgumentException($"source.VocabularySize = {source.VocabularySize}; expected ≤ this model's {VocabularySize}.", nameof(source));
+        var target = state_dict();
+        using var _ = no_grad();
+        foreach (var (name, value) in source.state_dict())
+        {
+            if (!target.TryGetValue(name, out var into))
+                throw new ArgumentException($"source has '{name}', which this model lacks; expected the same block stack.", nameof(source));
+            if (into.shape.SequenceEqual(value.shape)) into.copy_(value);
+            else if (name.StartsWith("embedding") && into.shape[1] == value.shape[1]) into[..(int)value.shape[0]].copy_(value);
+            else throw new ArgumentException($"source's '{name}' has shape {Guard.Shape(value)}; expected {Guard.Shape(into)}.", nameof(source));
+        }
+    }
+
     /// <summary>PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i + 1] = cos(p / 10000^(2i/D)): (length, D), float32.</summary>
     public static Tensor Sinusoids(int length, int dim)
     {

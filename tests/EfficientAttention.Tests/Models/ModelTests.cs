@@ -167,4 +167,20 @@ public class ModelTests
         var random = new MaskedLanguageModel(config with { SinusoidalPositions = false }, vocabularySize: 10, seed: 1);
         Assert.False(random.named_parameters().Single(n => n.name == "positions").parameter.allclose(positions), "off: N(0, 0.02²) draws as before");
     }
+
+    [Fact]
+    public void A_masked_LM_warm_starts_from_a_causal_LM_and_refuses_another_stack()
+    {
+        var config = new TransformerConfig(2, 2, 16, 32, MaxLength: 12);
+        var causal = new CausalLanguageModel(config, vocabularySize: 9, seed: 3);
+        var mlm = new MaskedLanguageModel(config, vocabularySize: 10, seed: 4);
+        mlm.WarmStartFrom(causal);
+        var source = causal.state_dict();
+        foreach (var (name, value) in mlm.state_dict())
+            if (name.StartsWith("embedding")) Assert.True(value[..9].eq(source[name]).all().item<bool>(), "the symbols' rows are copied");
+            else Assert.True(value.eq(source[name]).all().item<bool>(), $"{name} is copied");
+        Assert.Contains("source.VocabularySize = 10", Assert.Throws<ArgumentException>(() => causal.WarmStartFrom(mlm)).Message);
+        var deeper = new CausalLanguageModel(config with { Layers = 3 }, vocabularySize: 9, seed: 3);
+        Assert.Contains("lacks", Assert.Throws<ArgumentException>(() => mlm.WarmStartFrom(deeper)).Message);
+    }
 }
