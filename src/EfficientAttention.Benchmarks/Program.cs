@@ -6,14 +6,16 @@ using TorchSharp;
 using static TorchSharp.torch;
 
 // Benchmarks of every attention method in the package against libtorch's scaled_dot_product_attention.
+if (HugePages.Relaunch(args) is { } exitCode) return exitCode;
 TorchRuntime.EnsureLoaded();
 var output = new Option<string>("--out") { Description = "where to write the JSON table", DefaultValueFactory = _ => "benchmarks.json" };
 var markdown = new Option<string?>("--markdown") { Description = "also write the results as a markdown table here" };
 var lengths = new Option<int[]>("--lengths") { Description = "sequence lengths", DefaultValueFactory = _ => [256, 1024, 4096, 8192], AllowMultipleArgumentsPerToken = true };
 var only = new Option<string[]>("--only") { Description = "run only cases whose name starts with one of these", AllowMultipleArgumentsPerToken = true };
+var rounds = new Option<int>("--rounds") { Description = "interleaved rounds of timed calls per length (medians over them)", DefaultValueFactory = _ => QuickRun.DefaultRounds };
 var cuda = new Option<bool>("--cuda") { Description = "run on the GPU (needs the CUDA libtorch package; see README)" };
 
-var quick = new Command("quick", "every case a few times after warm-up; medians and same-run ratios to SDPA as JSON") { output, markdown, lengths, only, cuda };
+var quick = new Command("quick", "every case a few times after warm-up; medians and same-run ratios to SDPA as JSON") { output, markdown, lengths, only, rounds, cuda };
 quick.SetAction(result =>
 {
     var device = result.GetValue(cuda) ? CUDA : CPU;
@@ -21,7 +23,7 @@ quick.SetAction(result =>
     var prefixes = result.GetValue(only) ?? [];
     var cases = Cases.All(result.GetValue(lengths)!).Where(c => prefixes.Length == 0 || c.Name == "sdpa" || prefixes.Any(p => c.Name.StartsWith(p))).ToList();
     Console.WriteLine($"{cases.Count} cases × 2 passes on {device}");
-    var report = QuickRun.Run(cases, device, line => Console.WriteLine(line));
+    var report = QuickRun.Run(cases, device, line => Console.WriteLine(line), rounds: result.GetValue(rounds));
     QuickRun.Write(report, result.GetValue(output)!);
     if (result.GetValue(markdown) is { } md) AtomicFile.WriteText(md, QuickRun.Markdown(report));
     Console.WriteLine($"wrote {result.GetValue(output)} ({report.Seconds} s)");

@@ -28,7 +28,8 @@ public sealed record MachineInfo(
     [property: JsonPropertyName("dotnet")] string DotNet,
     [property: JsonPropertyName("torchsharp")] string TorchSharp,
     [property: JsonPropertyName("device")] string Device,
-    [property: JsonPropertyName("matmul_gflops")] double MatmulGflops);
+    [property: JsonPropertyName("matmul_gflops")] double MatmulGflops,
+    [property: JsonPropertyName("glibc_tunables")] string? GlibcTunables);
 
 public sealed record QuickReport(
     [property: JsonPropertyName("machine")] MachineInfo Machine,
@@ -40,16 +41,17 @@ public sealed record QuickReport(
 
 /// <summary>
 /// The quick mode: every case, forward and forward+backward; per length a warm-up call of each (also its peak-memory
-/// probe), then <see cref="Rounds"/> interleaved rounds of timed calls; medians, each divided by SDPA's at the same L and
+/// probe), then <c>rounds</c> interleaved rounds of timed calls; medians, each divided by SDPA's at the same L and
 /// pass measured in the same run.
 /// </summary>
 public static class QuickRun
 {
-    /// <summary>Rounds of interleaved measurements per length (a case over 2 s is measured in the first round only).</summary>
-    public const int Rounds = 3;
+    /// <summary>Default rounds of interleaved measurements per length (a case over 2 s is measured in the first round only).</summary>
+    public const int DefaultRounds = 5;
 
-    public static QuickReport Run(IReadOnlyList<BenchCase> cases, Device device, Action<string>? progress = null, bool measureMemory = true)
+    public static QuickReport Run(IReadOnlyList<BenchCase> cases, Device device, Action<string>? progress = null, bool measureMemory = true, int rounds = DefaultRounds)
     {
+        if (rounds < 1) throw new ArgumentOutOfRangeException(nameof(rounds), rounds, $"rounds = {rounds}; expected ≥ 1.");
         var clock = Stopwatch.StartNew();
         var machine = DescribeMachine(device);
         var rows = new List<CaseResult>();
@@ -72,7 +74,7 @@ public static class QuickRun
                     runs.Add((c, pass, call, first, peak, new List<double>(), inner));
                 }
             }
-            for (int round = 0; round < Rounds; round++)
+            for (int round = 0; round < rounds; round++)
                 foreach (var run in runs)
                 {
                     if (round > 0 && run.First > 2000) continue;
@@ -116,7 +118,8 @@ public static class QuickRun
             matmul = 2.0 * 2048 * 2048 * 2048 / (ms / 1000) / 1e9;
         }
         return new MachineInfo(cpu, Environment.ProcessorCount, get_num_threads(), RuntimeInformation.OSDescription, RuntimeInformation.FrameworkDescription,
-                               typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "?", device.ToString(), Math.Round(matmul, 1));
+                               typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "?", device.ToString(), Math.Round(matmul, 1),
+                               Environment.GetEnvironmentVariable("GLIBC_TUNABLES"));
     }
 
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
@@ -136,7 +139,7 @@ public static class QuickRun
         var text = new StringBuilder();
         text.AppendLine("# Benchmark results (quick mode)").AppendLine();
         text.AppendLine($"Machine: {m.Cpu}, {m.Cores} cores ({m.TorchThreads} torch threads), {m.Os}, {m.DotNet}, TorchSharp {m.TorchSharp}, device {m.Device}; " +
-                        $"2048² float32 matmul {m.MatmulGflops} GFLOP/s. B = {report.Batch}, H = {report.Heads}, d = {report.HeadDim}, float32, causal. " +
+                        $"2048² float32 matmul {m.MatmulGflops} GFLOP/s{(m.GlibcTunables is { } t ? $", GLIBC_TUNABLES={t}" : "")}. B = {report.Batch}, H = {report.Heads}, d = {report.HeadDim}, float32, causal. " +
                         $"Whole run {report.Seconds} s. Ratios are to `sdpa` at the same L and pass, measured in the same run.").AppendLine();
         text.AppendLine("| case | L | fwd ms | fwd ÷ sdpa | fwd+bwd ms | fwd+bwd ÷ sdpa | peak MiB (fwd+bwd) | GFLOP/s (fwd+bwd, dense-equivalent) | note |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---|");

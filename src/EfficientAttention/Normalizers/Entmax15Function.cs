@@ -71,12 +71,12 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
         return tau.view(shape).movedim(new[] { -1L }, new[] { dim });
     }
 
-    /// <summary>CPU float tensors along their last dimension take the fused C# kernel (<see cref="Entmax15Cpu"/>); the rest the tensor path.</summary>
-    protected override Tensor Map(Tensor scores, long dim) => Entmax15Cpu.Supports(scores, dim) ? Entmax15Cpu.Forward(scores) : Kernel(scores, dim);
+    /// <summary>CPU float tensors along their last dimension take the fused C# kernel (<see cref="EntmaxCpu"/>); the rest the tensor path.</summary>
+    protected override Tensor Map(Tensor scores, long dim) => EntmaxCpu.Supports(scores, dim) ? EntmaxCpu.Forward15(scores) : Kernel(scores, dim);
 
     protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim)
     {
-        if (Entmax15Cpu.Supports(p, dim)) return Entmax15Cpu.Backward(p, grad);
+        if (EntmaxCpu.Supports(p, dim)) return EntmaxCpu.Backward(p, grad, 1.5);
         using var scope = NewDisposeScope();
         return EntmaxBackward.JacobianVectorProduct(p.sqrt(), grad, dim).MoveToOuterDisposeScope();   // p^{2−α} = √p
     }

@@ -4,7 +4,7 @@ using static TorchSharp.torch.autograd;
 
 namespace EfficientAttention;
 
-/// <summary>α-entmax by bisection on τ as a custom autograd function.</summary>
+/// <summary>α-entmax by bisection on τ as a custom autograd function; CPU float tensors along their last dimension take the fused C# kernel (<see cref="EntmaxCpu"/>).</summary>
 internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFunction>
 {
     public override string Name => "EntmaxBisect";
@@ -45,7 +45,7 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
     public override Tensor forward(AutogradContext ctx, params object[] vars)
     {
         var (scores, dim, alpha, iterations) = ((Tensor)vars[0], (long)vars[1], (double)vars[2], (int)vars[3]);
-        var p = Kernel(scores, dim, alpha, iterations);
+        var p = EntmaxCpu.Supports(scores, dim) ? EntmaxCpu.ForwardBisect(scores, alpha, iterations) : Kernel(scores, dim, alpha, iterations);
         ctx.save_for_backward([p]);
         ctx.save_data("dim", dim);
         ctx.save_data("alpha", alpha);
@@ -57,6 +57,7 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
         var p = ctx.get_saved_variables()[0];
         var dim = (long)ctx.get_data("dim");
         var alpha = (double)ctx.get_data("alpha");
+        if (EntmaxCpu.Supports(p, dim)) return [EntmaxCpu.Backward(p, grad, alpha), null!, null!, null!];
         using var scope = NewDisposeScope();
         var weights = where(p.gt(0), p.pow(2 - alpha), zeros_like(p));   // p^{2−α} on the support
         return [EntmaxBackward.JacobianVectorProduct(weights, grad, dim).MoveToOuterDisposeScope(), null!, null!, null!];

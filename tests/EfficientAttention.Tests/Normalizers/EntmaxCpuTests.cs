@@ -1,7 +1,7 @@
 namespace EfficientAttention.Tests;
 
-/// <summary>The fused C# 1.5-entmax kernel against the tensor-operation path and the double-precision oracle.</summary>
-public class Entmax15CpuTests
+/// <summary>The fused C# entmax kernels (exact 1.5-entmax and bisection) against the tensor-operation paths and the double-precision oracle.</summary>
+public class EntmaxCpuTests
 {
     private static Tensor Scores(ScalarType dtype, long rows, long n, double scale, int seed)
     {
@@ -20,8 +20,8 @@ public class Entmax15CpuTests
     public void The_fused_kernel_equals_the_tensor_path_and_the_oracle(ScalarType dtype, long n, double scale)
     {
         var s = Scores(dtype, 6, n, scale, seed: (int)n);
-        Assert.True(Entmax15Cpu.Supports(s, -1));
-        var fused = Entmax15Cpu.Forward(s);
+        Assert.True(EntmaxCpu.Supports(s, -1));
+        var fused = EntmaxCpu.Forward15(s);
         var tensorPath = Entmax15Function.Kernel(s, 1);
         double tolerance = dtype == ScalarType.Float64 ? 1e-12 : 2e-6;
         Assert.True((fused - tensorPath).abs().max().to(ScalarType.Float64).item<double>() <= tolerance, $"max |fused − tensor| = {(fused - tensorPath).abs().max().to(ScalarType.Float64).item<double>():E2}");
@@ -41,20 +41,59 @@ public class Entmax15CpuTests
     [InlineData(ScalarType.Float32, 1000)]
     public void The_fused_backward_equals_the_closed_form_product(ScalarType dtype, long n)
     {
-        var p = Entmax15Cpu.Forward(Scores(dtype, 5, n, 1.0, seed: 3));
+        var p = EntmaxCpu.Forward15(Scores(dtype, 5, n, 1.0, seed: 3));
         var g = randn(new long[] { 5, n }, dtype: ScalarType.Float64, generator: new Generator(4)).to(dtype);
-        var fused = Entmax15Cpu.Backward(p, g);
+        var fused = EntmaxCpu.Backward(p, g, 1.5);
         var expected = EntmaxBackward.JacobianVectorProduct(p.sqrt(), g, 1);
         Assert.True((fused - expected).abs().max().to(ScalarType.Float64).item<double>() <= (dtype == ScalarType.Float64 ? 1e-12 : 1e-5));
         Assert.True(fused[0].eq(0).all().item<bool>(), "no gradient through a dead row");
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float64, 1.5, 1024, 1.0)]
+    [InlineData(ScalarType.Float64, 1.25, 40, 1.0)]      // exponent 4: the scalar power path
+    [InlineData(ScalarType.Float64, 2.0, 300, 0.3)]      // sparsemax by bisection
+    [InlineData(ScalarType.Float64, 3.0, 17, 2.0)]       // exponent ½
+    [InlineData(ScalarType.Float32, 1.5, 2048, 1.0)]
+    [InlineData(ScalarType.Float32, 1.25, 33, 3.0)]
+    public void The_fused_bisection_equals_the_tensor_path_and_the_oracle(ScalarType dtype, double alpha, long n, double scale)
+    {
+        var s = Scores(dtype, 6, n, scale, seed: (int)n);
+        var fused = EntmaxCpu.ForwardBisect(s, alpha, 50);
+        var tensorPath = EntmaxBisectFunction.Kernel(s, 1, alpha, 50);
+        double tolerance = dtype == ScalarType.Float64 ? (alpha == 3.0 ? 1e-6 : 1e-9) : (alpha == 3.0 ? 1e-4 : 2e-5);   // as the oracle tests: α > 2 amplifies τ's rounding
+        double gap = (fused - tensorPath).abs().max().to(ScalarType.Float64).item<double>();
+        Assert.True(gap <= tolerance, $"max |fused − tensor| = {gap:E2}");
+        Assert.True(fused[0].eq(0).all().item<bool>(), "a row of −∞ gives zeros");
+        for (int r = 1; r < 6; r++)
+        {
+            var expected = Reference.Entmax(s[r].to(ScalarType.Float64).data<double>().ToArray(), alpha);
+            var actual = fused[r].to(ScalarType.Float64).data<double>().ToArray();
+            double worst = expected.Zip(actual).Max(t => Math.Abs(t.First - t.Second));
+            Assert.True(worst <= tolerance, $"row {r}: {worst:E2} from the oracle");
+        }
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float64, 1.25)]
+    [InlineData(ScalarType.Float64, 2.0)]
+    [InlineData(ScalarType.Float32, 1.5)]
+    public void The_fused_backward_uses_the_weights_p_to_the_two_minus_alpha(ScalarType dtype, double alpha)
+    {
+        var p = EntmaxCpu.ForwardBisect(Scores(dtype, 5, 70, 1.0, seed: 8), alpha, 50);
+        var g = randn(new long[] { 5, 70 }, dtype: ScalarType.Float64, generator: new Generator(9)).to(dtype);
+        var weights = where(p.gt(0), p.pow(2 - alpha), zeros_like(p));
+        var expected = EntmaxBackward.JacobianVectorProduct(weights, g, 1);
+        var gap = (EntmaxCpu.Backward(p, g, alpha) - expected).abs().max().to(ScalarType.Float64).item<double>();
+        Assert.True(gap <= (dtype == ScalarType.Float64 ? 1e-12 : 1e-5), $"max gap {gap:E2}");
+    }
+
     [Fact]
     public void Other_layouts_take_the_tensor_path()
     {
-        Assert.False(Entmax15Cpu.Supports(randn(3, 4), 0));                                        // not the last dim
-        Assert.False(Entmax15Cpu.Supports(randn(3, 4).to(ScalarType.Float16), -1));
-        Assert.True(Entmax15Cpu.Supports(randn(3, 4).t(), -1));                                    // non-contiguous: copied first
+        Assert.False(EntmaxCpu.Supports(randn(3, 4), 0));                                        // not the last dim
+        Assert.False(EntmaxCpu.Supports(randn(3, 4).to(ScalarType.Float16), -1));
+        Assert.True(EntmaxCpu.Supports(randn(3, 4).t(), -1));                                    // non-contiguous: copied first
         var t = randn(5, 6, dtype: ScalarType.Float64).t();
         Assert.True((Normalizers.Entmax15(t) - Entmax15Function.Kernel(t, 1)).abs().max().item<double>() < 1e-12);
     }
@@ -73,7 +112,7 @@ public class Entmax15CpuTests
         ];
         foreach (var row in rows)
         {
-            double newton = Entmax15Cpu.Threshold(row.ToArray()), sorted = Entmax15Cpu.SortedThreshold(row.ToArray());
+            double newton = EntmaxCpu.Threshold(row.ToArray()), sorted = EntmaxCpu.SortedThreshold(row.ToArray());
             Assert.True(Math.Abs(newton - sorted) <= 1e-12, $"Newton {newton} vs sort {sorted} on {row.Length} values");
             Assert.Equal(1.0, row.Sum(a => Math.Pow(Math.Max(a - newton, 0), 2)), 10);        // p sums to one
         }

@@ -1,0 +1,400 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EfficientAttention;
+
+/// <summary>
+/// α-entmax along the last dimension of a CPU tensor as one fused C# loop per row, instead of the half-dozen (1.5-entmax)
+/// or 50 × 4 (bisection) full-size tensor operations of the tensor paths, each a fresh L² allocation.
+/// <para>
+/// Per row z (n values): the maximum m; with a = (α − 1)(z − m), the threshold satisfies τ ≥ max a − 1 = −1 (at τ = −1
+/// the largest term alone is 1), so only entries with a &gt; −1 can be in the support. Those candidates — a few dozen
+/// of a row of thousands for attention scores — are gathered once, τ is found on them alone, and p = [a − τ]₊^{1/(α−1)}
+/// is written in one pass. For α = 1.5, τ comes from <see cref="Threshold"/> (Newton steps finished by the closed form of
+/// Peters et al. 2019, Alg. 2, in double precision); for any α, <see cref="Bisect"/> halves the same bracket as the
+/// tensor path (<see cref="EntmaxBisectFunction.Kernel"/>), on the candidates only. The backward pass is the closed-form
+/// Jacobian–vector product J g = w ⊙ (g − ⟨w, g⟩/Σw), w = p^{2−α} on the support, one read and one write per entry.
+/// A row of −∞ gives zeros.
+/// </para>
+/// Used for contiguous float32/float64 CPU tensors along their last dimension (what attention passes); everything else
+/// takes the tensor paths. Rows are split over <c>torch.get_num_threads()</c> workers. The row kernels are compiled
+/// fully optimised at first call (<see cref="MethodImplOptions.AggressiveOptimization"/>): each is entered once per worker
+/// per call, too few times for tiered compilation to promote it.
+/// </summary>
+internal static class EntmaxCpu
+{
+    public static bool Supports(Tensor t, long dim) =>
+        t.device_type == DeviceType.CPU && (t.dtype == ScalarType.Float32 || t.dtype == ScalarType.Float64)
+        && (dim == -1 || dim == t.dim() - 1) && t.dim() >= 1 && t.shape[^1] > 0
+        && t.numel() * t.element_size() <= int.MaxValue;
+
+    /// <summary>Exact 1.5-entmax of each row.</summary>
+    public static Tensor Forward15(Tensor scores) => Map(scores, new RowSolver(1.5, 0));
+
+    /// <summary>α-entmax of each row by <paramref name="iterations"/> bisection steps on τ, then renormalisation.</summary>
+    public static Tensor ForwardBisect(Tensor scores, double alpha, int iterations) => Map(scores, new RowSolver(alpha, iterations));
+
+    /// <summary>Jᵀg at output p (J is symmetric), weights p^{2−α} on the support.</summary>
+    public static Tensor Backward(Tensor p, Tensor grad, double alpha)
+    {
+        var pc = p.contiguous();
+        var gc = grad.to(p.dtype).contiguous();
+        var output = empty_like(pc);
+        if (pc.dtype == ScalarType.Float32) Rows(pc, output, (i, o, first, count, n) => BackwardRows<float>(i, gc, o, first, count, n, alpha));
+        else Rows(pc, output, (i, o, first, count, n) => BackwardRows<double>(i, gc, o, first, count, n, alpha));
+        return output;
+    }
+
+    /// <summary>How τ is found: the exact 1.5-entmax solver (<see cref="Iterations"/> = 0) or bisection.</summary>
+    private readonly record struct RowSolver(double Alpha, int Iterations);
+
+    private static Tensor Map(Tensor scores, RowSolver solver)
+    {
+        var input = scores.contiguous();
+        var output = empty_like(input);
+        if (input.dtype == ScalarType.Float32) Rows(input, output, (i, o, first, count, n) => ForwardRows<float>(i, o, first, count, n, solver));
+        else Rows(input, output, (i, o, first, count, n) => ForwardRows<double>(i, o, first, count, n, solver));
+        return output;
+    }
+
+    private delegate void RowKernel(Tensor input, Tensor output, long firstRow, long rows, int n);
+
+    private static void Rows(Tensor input, Tensor output, RowKernel kernel)
+    {
+        int n = (int)input.shape[^1];
+        long rows = input.numel() / n;
+        int workers = (int)Math.Max(1, Math.Min(torch.get_num_threads(), rows));
+        long chunk = (rows + workers - 1) / workers;
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        {
+            long first = w * chunk, count = Math.Min(chunk, rows - first);
+            if (count > 0) kernel(input, output, first, count, n);
+        });
+    }
+
+    private static Span<T> Data<T>(Tensor t) where T : unmanaged => MemoryMarshal.Cast<byte, T>(t.bytes);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardRows<T>(Tensor input, Tensor output, long firstRow, long rows, int n, RowSolver solver)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var all = Data<T>(input);
+        var outAll = Data<T>(output);
+        var candidates = new double[n + Vector<double>.Count];          // room for a whole row and the padding
+        double scale = solver.Alpha - 1;
+        for (long r = firstRow; r < firstRow + rows; r++)
+        {
+            var z = all.Slice((int)(r * n), n);
+            var p = outAll.Slice((int)(r * n), n);
+            T max = Max(z);
+            if (T.IsNegativeInfinity(max)) { p.Clear(); continue; }
+            int count = Gather(z, max, scale, candidates);
+            var a = candidates.AsSpan(0, count);
+            if (solver.Iterations == 0) Write(z, p, max, T.CreateTruncating(0.5), T.CreateTruncating(Threshold(a)), T.One);
+            else
+            {
+                var (tau, total) = Bisect(a, solver.Alpha, solver.Iterations, n);
+                if (scale == 0.5) Write(z, p, max, T.CreateTruncating(scale), T.CreateTruncating(tau), T.CreateTruncating(1 / total));
+                else WritePower(z, p, double.CreateTruncating(max), scale, tau, 1 / total);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes the candidates a = scale·(z − m) &gt; −1 of a row to the front of <paramref name="into"/> and returns their
+    /// count: one 256-bit comparison per 8 (float) or 4 (double) entries, then a step per set bit of its mask — the work
+    /// is the number of candidates, not the row length. The tail (and machines without 256-bit SIMD) store every value
+    /// and advance the count only for candidates, without a branch.
+    /// </summary>
+    private static int Gather<T>(Span<T> z, T max, double scale, double[] into) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T floor = max - T.CreateTruncating(1 / scale);
+        double m = double.CreateTruncating(max);
+        int count = 0, start = 0;
+        if (Vector256.IsHardwareAccelerated && z.Length >= Vector256<T>.Count)
+        {
+            var vfloor = Vector256.Create(floor);
+            ref T first = ref MemoryMarshal.GetReference(z);
+            for (; start + Vector256<T>.Count <= z.Length; start += Vector256<T>.Count)
+            {
+                uint bits = Vector256.GreaterThan(Vector256.LoadUnsafe(ref first, (nuint)start), vfloor).ExtractMostSignificantBits();
+                for (; bits != 0; bits &= bits - 1)                           // one step per candidate, none for the rest
+                    into[count++] = (double.CreateTruncating(z[start + BitOperations.TrailingZeroCount(bits)]) - m) * scale;
+            }
+        }
+        for (int j = start; j < z.Length; j++)
+        {
+            into[count] = (double.CreateTruncating(z[j]) - m) * scale;
+            count += z[j] > floor ? 1 : 0;
+        }
+        return count;
+    }
+
+    /// <summary>
+    /// τ of 1.5-entmax from the candidates a (a row's values (z − m)/2 above −1; reordered in place). Newton's method on
+    /// f(τ) = Σ [a − τ]₊² − 1 from τ = −1: f is convex and decreasing, so the iterates rise monotonically towards the root
+    /// and never pass it, and every entry at or below an iterate is outside the support for good. After each step the
+    /// closed form over the kept set K, τ_K = μ − √((1 − |K|σ²)/|K|), is the answer as soon as it is consistent (τ_K ≥ the
+    /// iterate and min K &gt; τ_K: then f(τ_K) = 0 exactly). Each step is one SIMD pass over the kept set (entries at or
+    /// below the iterate masked out); the set is compacted when it has halved. Where rounding stalls the iteration, the
+    /// sort-based k-loop of <see cref="SortedThreshold"/> finishes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static double Threshold(Span<double> a)
+    {
+        double tau = -1;
+        int count = a.Length, kept = count;
+        for (int iteration = 0; iteration < 64; iteration++)
+        {
+            if (2 * kept <= count) count = Compact(a[..count], tau);
+            var (k, s1, s2, min) = MaskedMoments(a[..count], tau);
+            kept = k;
+            if (k == 0) return double.NaN;                                   // only for NaN input
+            double mean = s1 / k, closed = mean - Math.Sqrt(Math.Max((1 - k * (s2 / k - mean * mean)) / k, 0));
+            if (closed >= tau && min > closed) return closed;
+            double f = s2 - 2 * tau * s1 + k * tau * tau - 1, slope = 2 * (s1 - k * tau);
+            double next = tau + f / slope;
+            if (!(next > tau)) break;                                        // rounding: finish by sorting the few left
+            tau = next;
+        }
+        return SortedThreshold(a[..Compact(a[..count], tau)]);
+    }
+
+    /// <summary>Count, Σa, Σa² and min a over the entries a &gt; τ, one SIMD pass.</summary>
+    private static (int Count, double Sum, double SumSquares, double Min) MaskedMoments(Span<double> a, double tau)
+    {
+        int j = 0, k = 0;
+        double s1 = 0, s2 = 0, min = double.PositiveInfinity;
+        if (Vector.IsHardwareAccelerated && a.Length >= Vector<double>.Count)
+        {
+            var lanes = MemoryMarshal.Cast<double, Vector<double>>(a);
+            Vector<double> vt = new(tau), inf = new(double.PositiveInfinity), vs1 = Vector<double>.Zero, vs2 = Vector<double>.Zero, vmin = inf;
+            Vector<long> vk = Vector<long>.Zero;
+            foreach (var x in lanes)
+            {
+                var keep = Vector.GreaterThan(x, vt);
+                var xk = Vector.ConditionalSelect(keep, x, Vector<double>.Zero);
+                vs1 += xk;
+                vs2 += xk * xk;
+                vk -= keep;                                                  // a kept lane is all ones: −1
+                vmin = Vector.Min(vmin, Vector.ConditionalSelect(keep, x, inf));
+            }
+            s1 = Vector.Sum(vs1); s2 = Vector.Sum(vs2); k = (int)Vector.Sum(vk);
+            for (int i = 0; i < Vector<double>.Count; i++) min = Math.Min(min, vmin[i]);
+            j = lanes.Length * Vector<double>.Count;
+        }
+        for (; j < a.Length; j++)
+        {
+            double x = a[j];
+            if (!(x > tau)) continue;
+            k++; s1 += x; s2 += x * x;
+            if (x < min) min = x;
+        }
+        return (k, s1, s2, min);
+    }
+
+    /// <summary>Moves the entries above τ to the front; returns how many there are.</summary>
+    private static int Compact(Span<double> a, double tau)
+    {
+        int k = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[k] = a[i];
+            k += a[i] > tau ? 1 : 0;
+        }
+        return k;
+    }
+
+    /// <summary>τ by the k-loop over the values sorted descending (the tensor path's formulas; the fallback).</summary>
+    internal static double SortedThreshold(Span<double> a)
+    {
+        a.Sort();
+        a.Reverse();
+        double s1 = 0, s2 = 0;
+        int support = 0;
+        Span<double> taus = a.Length <= 256 ? stackalloc double[a.Length] : new double[a.Length];
+        for (int k = 1; k <= a.Length; k++)
+        {
+            s1 += a[k - 1];
+            s2 += a[k - 1] * a[k - 1];
+            double mean = s1 / k, ss = k * (s2 / k - mean * mean);
+            taus[k - 1] = mean - Math.Sqrt(Math.Max((1 - ss) / k, 0));
+            if (taus[k - 1] <= a[k - 1]) support++;
+        }
+        return support == 0 ? double.NaN : taus[support - 1];                  // 0 only for NaN input
+    }
+
+    /// <summary>
+    /// Bisection on the candidates a (values (α − 1)(z − m) above −1 of a row of <paramref name="n"/>; reordered in
+    /// place), exactly as the tensor path: the bracket [−1, −(1/n)^{α−1}], halved <paramref name="iterations"/> times,
+    /// keeping the lower end where Σ [a − τ]₊^{1/(α−1)} ≥ 1. Returns the last midpoint and the mass there (the caller
+    /// divides by it). Entries at or below the lower end never count again and are dropped when they are half the set.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static (double Tau, double Total) Bisect(Span<double> a, double alpha, int iterations, int n)
+    {
+        double exponent = 1 / (alpha - 1), lo = -1, width = 1 - Math.Pow(1.0 / n, alpha - 1), mid = lo, total = 0;
+        int count = a.Length, aboveLo = count;
+        for (int i = 0; i < iterations; i++)
+        {
+            if (2 * aboveLo <= count) count = Compact(a[..count], lo);
+            width /= 2;
+            mid = lo + width;
+            (total, int above) = Mass(a[..count], mid, exponent);
+            if (total >= 1) { lo = mid; aboveLo = above; }                 // only a rising lower end drops entries
+        }
+        return (mid, total);
+    }
+
+    /// <summary>Σ [a − τ]₊^e over a and the number of entries above τ; SIMD for e = 2 (α = 1.5) and e = 1 (α = 2).</summary>
+    private static (double Total, int Above) Mass(Span<double> a, double tau, double exponent)
+    {
+        double total = 0;
+        int above = 0, j = 0;
+        bool square = exponent == 2, linear = exponent == 1;
+        if ((square || linear) && Vector.IsHardwareAccelerated && a.Length >= Vector<double>.Count)
+        {
+            var lanes = MemoryMarshal.Cast<double, Vector<double>>(a);
+            Vector<double> vt = new(tau), sum = Vector<double>.Zero;
+            Vector<long> vk = Vector<long>.Zero;
+            foreach (var x in lanes)
+            {
+                var d = Vector.Max(x - vt, Vector<double>.Zero);
+                sum += square ? d * d : d;
+                vk -= Vector.GreaterThan(x, vt);
+            }
+            total = Vector.Sum(sum); above = (int)Vector.Sum(vk);
+            j = lanes.Length * Vector<double>.Count;
+        }
+        for (; j < a.Length; j++)
+        {
+            double d = a[j] - tau;
+            if (!(d > 0)) continue;
+            above++;
+            total += square ? d * d : linear ? d : Math.Pow(d, exponent);
+        }
+        return (total, above);
+    }
+
+    private static T Max<T>(Span<T> z) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        T max = T.NegativeInfinity;
+        if (Vector.IsHardwareAccelerated && z.Length >= Vector<T>.Count)
+        {
+            var best = new Vector<T>(T.NegativeInfinity);
+            var lanes = MemoryMarshal.Cast<T, Vector<T>>(z);
+            foreach (var lane in lanes) best = Vector.Max(best, lane);
+            for (int i = 0; i < Vector<T>.Count; i++) max = T.Max(max, best[i]);
+            j = lanes.Length * Vector<T>.Count;
+        }
+        for (; j < z.Length; j++) max = T.Max(max, z[j]);
+        return max;
+    }
+
+    /// <summary>p = c · [s (z − m) − τ]₊² (s = α − 1 = ½ for 1.5-entmax; c = 1, or 1/mass after bisection).</summary>
+    private static void Write<T>(Span<T> z, Span<T> p, T m, T s, T tau, T c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated && z.Length >= Vector<T>.Count)
+        {
+            var zl = MemoryMarshal.Cast<T, Vector<T>>(z);
+            var pl = MemoryMarshal.Cast<T, Vector<T>>(p);
+            Vector<T> vm = new(m), vt = new(tau), vs = new(s), vc = new(c);
+            for (int i = 0; i < zl.Length; i++)
+            {
+                var d = Vector.Max((zl[i] - vm) * vs - vt, Vector<T>.Zero);
+                pl[i] = d * d * vc;
+            }
+            j = zl.Length * Vector<T>.Count;
+        }
+        for (; j < z.Length; j++)
+        {
+            T d = T.Max((z[j] - m) * s - tau, T.Zero);
+            p[j] = d * d * c;
+        }
+    }
+
+    /// <summary>p = c · [s (z − m) − τ]₊^{1/s} for any α (powers only on the support).</summary>
+    private static void WritePower<T>(Span<T> z, Span<T> p, double m, double s, double tau, double c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double exponent = 1 / s;
+        for (int j = 0; j < z.Length; j++)
+        {
+            double d = (double.CreateTruncating(z[j]) - m) * s - tau;
+            p[j] = d > 0 ? T.CreateTruncating(c * (exponent == 1 ? d : Math.Pow(d, exponent))) : T.Zero;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardRows<T>(Tensor pTensor, Tensor grad, Tensor output, long firstRow, long rows, int n, double alpha)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var pAll = Data<T>(pTensor);
+        var gAll = Data<T>(grad);
+        var outAll = Data<T>(output);
+        for (long r = firstRow; r < firstRow + rows; r++)
+        {
+            var p = pAll.Slice((int)(r * n), n);
+            var g = gAll.Slice((int)(r * n), n);
+            var o = outAll.Slice((int)(r * n), n);
+            var (wg, w) = alpha == 1.5 ? SquareRootWeights(p, g, o) : PowerWeights(p, g, o, 2 - alpha);   // o = w, returns ⟨w, g⟩, Σw
+            T q = w == T.Zero ? T.Zero : wg / w;
+            int j = 0;
+            if (Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
+            {
+                var pl = MemoryMarshal.Cast<T, Vector<T>>(p);
+                var gl = MemoryMarshal.Cast<T, Vector<T>>(g);
+                var ol = MemoryMarshal.Cast<T, Vector<T>>(o);
+                var vq = new Vector<T>(q);
+                for (int i = 0; i < ol.Length; i++)
+                    if (!Vector.EqualsAll(pl[i], Vector<T>.Zero)) ol[i] *= gl[i] - vq;   // lanes off the support stay 0, g unread
+                j = ol.Length * Vector<T>.Count;
+            }
+            for (; j < n; j++) o[j] *= g[j] - q;
+        }
+    }
+
+    /// <summary>o = √p; returns (⟨√p, g⟩, Σ√p). SIMD lanes wholly off the support (most of a sparse row) skip g.</summary>
+    private static (T Wg, T W) SquareRootWeights<T>(Span<T> p, Span<T> g, Span<T> o) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T wg = T.Zero, w = T.Zero;
+        int j = 0;
+        if (Vector.IsHardwareAccelerated && p.Length >= Vector<T>.Count)
+        {
+            var pl = MemoryMarshal.Cast<T, Vector<T>>(p);
+            var gl = MemoryMarshal.Cast<T, Vector<T>>(g);
+            var ol = MemoryMarshal.Cast<T, Vector<T>>(o);
+            Vector<T> swg = Vector<T>.Zero, sw = Vector<T>.Zero;
+            for (int i = 0; i < pl.Length; i++)
+            {
+                if (Vector.EqualsAll(pl[i], Vector<T>.Zero)) { ol[i] = Vector<T>.Zero; continue; }
+                var s = Vector.SquareRoot(pl[i]);
+                ol[i] = s; swg += s * gl[i]; sw += s;
+            }
+            wg = Vector.Sum(swg);
+            w = Vector.Sum(sw);
+            j = pl.Length * Vector<T>.Count;
+        }
+        for (; j < p.Length; j++) { T s = T.Sqrt(p[j]); o[j] = s; wg += s * g[j]; w += s; }
+        return (wg, w);
+    }
+
+    /// <summary>o = p^e on the support (0 elsewhere); returns (⟨w, g⟩, Σw).</summary>
+    private static (T Wg, T W) PowerWeights<T>(Span<T> p, Span<T> g, Span<T> o, double e) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double wg = 0, w = 0;
+        for (int j = 0; j < p.Length; j++)
+        {
+            double x = double.CreateTruncating(p[j]), s = x > 0 ? (e == 0 ? 1 : Math.Pow(x, e)) : 0;
+            o[j] = T.CreateTruncating(s);
+            wg += s * double.CreateTruncating(g[j]);
+            w += s;
+        }
+        return (T.CreateTruncating(wg), T.CreateTruncating(w));
+    }
+}
