@@ -10,7 +10,7 @@ if (HugePages.Relaunch(args) is { } exitCode) return exitCode;
 TorchRuntime.EnsureLoaded();
 var output = new Option<string>("--out") { Description = "where to write the JSON table", DefaultValueFactory = _ => "benchmarks.json" };
 var markdown = new Option<string?>("--markdown") { Description = "also write the results as a markdown table here" };
-var lengths = new Option<int[]>("--lengths") { Description = "sequence lengths", DefaultValueFactory = _ => [256, 1024, 4096, 8192], AllowMultipleArgumentsPerToken = true };
+var lengths = new Option<int[]>("--lengths") { Description = "sequence lengths", DefaultValueFactory = _ => [256, 1024, 2048, 4096, 8192], AllowMultipleArgumentsPerToken = true };
 var only = new Option<string[]>("--only") { Description = "run only cases whose name starts with one of these", AllowMultipleArgumentsPerToken = true };
 var rounds = new Option<int>("--rounds") { Description = "interleaved rounds of timed calls per length (medians over them)", DefaultValueFactory = _ => QuickRun.DefaultRounds };
 var cuda = new Option<bool>("--cuda") { Description = "run on the GPU (needs the CUDA libtorch package; see README)" };
