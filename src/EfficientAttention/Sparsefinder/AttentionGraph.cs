@@ -90,7 +90,7 @@ public sealed record GraphCounts(long Valid, long Predicted, long Gold, long Hit
         var p = predicted.logical_and(valid);
         var g = gold.logical_and(valid);
         long[] pairs = [0, 2, 3];
-        long[] Sum(Tensor t, long[] dims) => t.to(ScalarType.Int64).sum(dims).cpu().data<long>().ToArray();
+        long[] Sum(Tensor t, long[] dims) => t.sum(dims, type: ScalarType.Int64).cpu().data<long>().ToArray();   // no Int64 copy of the graph
         var validCount = Sum(valid, pairs);
         var predictedCount = Sum(p, pairs);
         var goldCount = Sum(g, pairs);
@@ -99,7 +99,7 @@ public sealed record GraphCounts(long Valid, long Predicted, long Gold, long Hit
         var exact = g.logical_and(p.logical_not()).any(-1).logical_not().logical_and(hasKey);
         var queries = Sum(hasKey, [0, 2]);
         var exactQueries = Sum(exact, [0, 2]);
-        double[] Mass(Tensor where) => probabilities!.to(ScalarType.Float64).masked_fill(where.logical_not(), 0).sum(pairs).cpu().data<double>().ToArray();
+        double[] Mass(Tensor where) => probabilities!.mul(where).sum(pairs, type: ScalarType.Float64).cpu().data<double>().ToArray();
         var goldMass = probabilities is null ? null : Mass(g);
         var hitMass = probabilities is null ? null : Mass(p.logical_and(g));
         return Enumerable.Range(0, validCount.Length)
