@@ -32,8 +32,7 @@ public abstract class LanguageModel : TransformerModel
         Initialize(seed, g =>
         {
             Normal(embedding.weight!, 0.02, g);                                                 // tied: small
-            if (config.SinusoidalPositions) positions.copy_(Sinusoids(config.MaxLength, config.ModelDim).mul_(0.02 * Math.Sqrt(2)));
-            else Normal(positions, 0.02, g);
+            Normal(positions, 0.02, g);
         });
     }
 
@@ -57,18 +56,6 @@ public abstract class LanguageModel : TransformerModel
             else if (name.StartsWith("embedding") && into.shape[1] == value.shape[1]) into[..(int)value.shape[0]].copy_(value);
             else throw new ArgumentException($"source's '{name}' has shape {Guard.Shape(value)}; expected {Guard.Shape(into)}.", nameof(source));
         }
-    }
-
-    /// <summary>PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i + 1] = cos(p / 10000^(2i/D)): (length, D), float32.</summary>
-    public static Tensor Sinusoids(int length, int dim)
-    {
-        using var scope = NewDisposeScope();
-        var position = arange(length, ScalarType.Float64).unsqueeze(1);
-        var frequency = exp(arange(0, dim, 2, ScalarType.Float64) * (-Math.Log(10000.0) / dim));
-        var table = zeros(length, dim, ScalarType.Float64);
-        table[.., TensorIndex.Slice(0, null, 2)] = sin(position * frequency);
-        table[.., TensorIndex.Slice(1, null, 2)] = cos(position * frequency)[.., ..(dim / 2)];
-        return table.to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     public int VocabularySize { get; }

@@ -30,14 +30,6 @@ public sealed record TransformerConfig(int Layers, int Heads, int ModelDim, int 
     /// </summary>
     public bool UniformReusedMaps { get; init; }
 
-    /// <summary>
-    /// Language models start their learned position table at the sinusoids of Vaswani et al. (2017), scaled to the
-    /// token embeddings' 0.02 per coordinate, instead of N(0, 0.02²) draws. A bidirectional model has no other source of
-    /// order, and from random positions it sits at the unigram loss for thousands of steps before it finds its neighbours;
-    /// sinusoids make "the key d places away" one linear map from the start. The table stays learned.
-    /// </summary>
-    public bool SinusoidalPositions { get; init; }
-
     public void Validate()
     {
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, $"Layers = {Layers}; expected ≥ 1.");

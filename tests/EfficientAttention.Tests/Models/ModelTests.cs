@@ -148,27 +148,6 @@ public class ModelTests
     }
 
     [Fact]
-    public void Sinusoidal_positions_start_the_learned_table_at_scaled_sines_and_cosines()
-    {
-        var table = LanguageModel.Sinusoids(7, 6);
-        for (int p = 0; p < 7; p++)
-            for (int i = 0; i < 3; i++)
-            {
-                double angle = p / Math.Pow(10000, 2.0 * i / 6);
-                Assert.Equal(Math.Sin(angle), table[p, 2 * i].item<float>(), 5);
-                Assert.Equal(Math.Cos(angle), table[p, 2 * i + 1].item<float>(), 5);
-            }
-        Assert.Equal(new long[] { 5, 3 }, LanguageModel.Sinusoids(5, 3).shape);                    // odd width: one sine more
-        var config = new TransformerConfig(1, 2, 16, 32, MaxLength: 12) { SinusoidalPositions = true };
-        var model = new MaskedLanguageModel(config, vocabularySize: 10, seed: 1);
-        var positions = model.named_parameters().Single(n => n.name == "positions").parameter;
-        Assert.True(positions.allclose(LanguageModel.Sinusoids(12, 16) * (0.02 * Math.Sqrt(2))), "the table starts at the scaled sinusoids");
-        Assert.True(positions.requires_grad, "and stays learned");
-        var random = new MaskedLanguageModel(config with { SinusoidalPositions = false }, vocabularySize: 10, seed: 1);
-        Assert.False(random.named_parameters().Single(n => n.name == "positions").parameter.allclose(positions), "off: N(0, 0.02²) draws as before");
-    }
-
-    [Fact]
     public void A_masked_LM_warm_starts_from_a_causal_LM_and_refuses_another_stack()
     {
         var config = new TransformerConfig(2, 2, 16, 32, MaxLength: 12);
