@@ -36,7 +36,12 @@ public sealed record TrainingManifest
     public string? Weights { get; init; }
     public string? Sha256 { get; init; }
     public string? Dtype { get; init; }
+    /// <summary>The training curve (recipes that track it): mean training loss per logging window, held-out metric where measured.</summary>
+    public IReadOnlyList<CurvePoint>? Curve { get; init; }
 }
+
+/// <summary>One point of a training curve: the step, the mean training loss (nats) over the steps since the previous point, and the held-out metric when it was measured then.</summary>
+public sealed record CurvePoint(int Step, double TrainLoss, double? HeldOut = null);
 
 /// <summary>Reads and writes training manifests and float16 weights under <c>notebooks/checkpoints/</c>.</summary>
 public static class Checkpoints

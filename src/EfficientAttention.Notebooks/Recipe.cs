@@ -36,6 +36,12 @@ public sealed record Recipe
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
     /// <summary>The seeds this recipe is trained with (<see cref="RecipeCatalog.Seeds"/> unless a recipe needs fewer).</summary>
     public IReadOnlyList<long> Seeds { get; init; } = RecipeCatalog.Seeds;
+    /// <summary>
+    /// Record a training curve in the manifest: the mean training loss every <see cref="TrainerOptions.LogEvery"/> steps and
+    /// the held-out metric every <see cref="TrainerOptions.EvalEvery"/> steps (on the first <see cref="TrainerOptions.EvalExamples"/>
+    /// held-out examples; the final metric always uses all of them).
+    /// </summary>
+    public bool TrackCurve { get; init; }
     /// <summary>Where records and weights live; null: <see cref="Checkpoints.DefaultDirectory"/>.</summary>
     public string? Directory { get; init; }
 
@@ -117,7 +123,7 @@ public sealed record Recipe
         var options = Options with { Seed = seed, Steps = steps ?? Options.Steps, Progress = progress, Description = RunName(seed) };
         var clock = Stopwatch.StartNew();
         TrainingHistory history;
-        using (var trainer = new Trainer(model, options)) history = trainer.Fit(data.Train);
+        using (var trainer = new Trainer(model, options)) history = trainer.Fit(data.Train, TrackCurve ? data.HeldOut : null);
         if (KeepWeights) Checkpoints.RoundToHalf(model);                              // measure what the checkpoint will hold
         var evaluation = Metrics.Evaluate(model, data.HeldOut, 0, options.EvalBatchSize);
         clock.Stop();
@@ -128,9 +134,20 @@ public sealed record Recipe
             Dataset = data.Dataset, TrainSplit = data.TrainSplit, HeldOutSplit = data.HeldOutSplit, Metric = Metric, Value = Score(evaluation),
             HeldOutExamples = data.HeldOut.Count, Steps = options.Steps, WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
             Commit = BuildCommit, Command = Command(seed), Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            Curve = TrackCurve ? CurveOf(history, options.LogEvery) : null,
         };
         if (save) manifest = Checkpoints.Write(manifest, KeepWeights ? model : null, Directory);
         return new TrainedModel(model, manifest, history);
+    }
+
+    /// <summary>Mean training loss per window of <paramref name="every"/> steps, with the held-out metric of evaluations in it.</summary>
+    private List<CurvePoint> CurveOf(TrainingHistory history, int every)
+    {
+        every = Math.Max(1, every);
+        var heldOut = history.Evaluations.ToDictionary(e => e.Step, e => Score(e.Validation));
+        return history.Train.GroupBy(p => (p.Step + every - 1) / every)
+            .Select(g => { int step = g.Max(p => p.Step); return new CurvePoint(step, Math.Round(g.Average(p => p.Loss), 5), heldOut.TryGetValue(step, out var h) ? Math.Round(h, 5) : null); })
+            .ToList();
     }
 
     /// <summary>The held-out metric of <paramref name="model"/> measured as this recipe measures it.</summary>

@@ -9,7 +9,8 @@ public static class RecipeCatalog
     public static IEnumerable<Recipe> Recipes() =>
         BasicsRecipes.Variants.Select(BasicsRecipes.Copy)
             .Concat(ReuseRecipes.All())
-            .Concat(SparsefinderRecipes.Variants.Select(SparsefinderRecipes.Model));
+            .Concat(SparsefinderRecipes.Variants.Select(SparsefinderRecipes.Model))
+            .Concat(CombinerRecipes.All());
 
     public static IEnumerable<(Recipe Recipe, long Seed)> Runs() =>
         Recipes().SelectMany(r => r.Seeds.Select(s => (r, s)));

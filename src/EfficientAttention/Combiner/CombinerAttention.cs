@@ -5,8 +5,8 @@ namespace EfficientAttention;
 
 /// <summary>
 /// Combiner as an attention core for the shared models. Causality comes from <see cref="CombinerOptions.Causal"/> and
-/// must agree with the model's mask; key padding is supported only when nothing is padded (give classifiers a pad id
-/// that never occurs, so padding positions are attended as ordinary tokens, for every variant alike).
+/// must agree with the model's mask; key padding (<see cref="AttentionMask.KeyPadding"/>) is honoured by every partition
+/// (padded keys leave the direct part and the region summaries alike).
 /// </summary>
 public sealed class CombinerAttention : IAttention
 {
@@ -30,10 +30,8 @@ public sealed class CombinerAttention : IAttention
                 throw new NotSupportedException("Combiner builds its own sparsity structure; an arbitrary mask.Allowed graph is not supported.");
             if (mask.Causal != Options.Causal)
                 throw new ArgumentException($"mask.Causal = {mask.Causal} but options.Causal = {Options.Causal}; expected them to agree.", nameof(mask));
-            if (mask.KeyPadding is { } padding && !padding.all().item<bool>())
-                throw new NotSupportedException("Combiner does not take padded keys (mask.KeyPadding has false entries); use a pad id that never occurs so padding is attended as ordinary tokens.");
         }
-        return new(Combiner.Attend(q, k, v, Options));
+        return new(Combiner.Attend(q, k, v, Options, mask?.KeyPadding));
     }
 
     public override string ToString() => $"combiner-{Options.Partition.ToString().ToLowerInvariant()} (s = {Options.BlockSize}{(Options.Causal ? ", causal" : "")})";

@@ -4,16 +4,19 @@ namespace EfficientAttention;
 /// Combiner written out per query from eq. 7, in double precision, for one head: for each query, list its direct keys
 /// and its regions, take one softmax over their logits and spread each region's probability over its keys with the
 /// region's own weights. Returns the output and the full L × L attention matrix it implies. The oracle for
-/// <see cref="Combiner"/>; O(L²·d) and slow on purpose.
+/// <see cref="Combiner"/>; O(L²·d) and slow on purpose. With key padding (<c>real[j]</c> false: j is padding) every
+/// direct key and region is cut to its real positions, empty regions are dropped, Axial's anchor falls back to the
+/// region's max-pooled queries when the anchor is padding, and a query with nothing left gets zeros.
 /// </summary>
 public static class CombinerReference
 {
     /// <summary>A region: its key positions and how it is summarised (max-pooled, or anchored at one position's query).</summary>
     public sealed record Region(int[] Positions, int? Anchor);
 
-    public static (double[,] Output, double[,] Attention) Attend(double[,] q, double[,] k, double[,] v, CombinerOptions options)
+    public static (double[,] Output, double[,] Attention) Attend(double[,] q, double[,] k, double[,] v, CombinerOptions options, bool[]? real = null)
     {
         int l = q.GetLength(0), d = q.GetLength(1), dv = v.GetLength(1);
+        bool Real(int j) => real is null || real[j];
         double scale = 1 / Math.Sqrt(d);
         double Dot(double[] a, int j) => Enumerable.Range(0, d).Sum(c => a[c] * k[j, c]) * scale;
         double[] Row(double[,] x, int i) => Enumerable.Range(0, x.GetLength(1)).Select(c => x[i, c]).ToArray();
@@ -22,11 +25,14 @@ public static class CombinerReference
         var attention = new double[l, l];
         for (int i = 0; i < l; i++)
         {
-            var (direct, regions) = Partition(i, l, options);
+            var (allDirect, allRegions) = Partition(i, l, options);
+            var direct = allDirect.Where(Real).ToArray();
+            var regions = allRegions.Select(r => r with { Positions = r.Positions.Where(Real).ToArray() }).Where(r => r.Positions.Length > 0).ToList();
+            if (direct.Length + regions.Count == 0) continue;                      // nothing to attend: a zero row
             var qi = Row(q, i);
             var within = regions.Select(r =>
             {
-                var weightQuery = r.Anchor is { } anchor ? Row(q, anchor) : Max(q, r.Positions);
+                var weightQuery = r.Anchor is { } anchor && Real(anchor) ? Row(q, anchor) : Max(q, r.Positions);
                 var w = Softmax(r.Positions.Select(j => Dot(weightQuery, j)).ToArray());
                 var key = r.Anchor is null ? Max(k, r.Positions)
                     : Enumerable.Range(0, d).Select(c => r.Positions.Select((j, t) => w[t] * k[j, c]).Sum()).ToArray();

@@ -173,12 +173,80 @@ public class CombinerTests
         var x = randn(1, 1, 8, 4);
         Assert.Contains("options.Causal", Assert.Throws<ArgumentException>(() => core.Forward(x, x, x, AttentionMask.CausalOnly).Output).Message);
         var padding = tensor(new[] { true, true, true, true, true, true, false, false }).view(1, 8);
-        Assert.Throws<NotSupportedException>(() => core.Forward(x, x, x, new AttentionMask { KeyPadding = padding }).Output);
+        TestTensors.Close(TestTensors.ToArray(Combiner.Attend(x, x, x, core.Options, padding)), TestTensors.ToArray(core.Forward(x, x, x, new AttentionMask { KeyPadding = padding }).Output), 0, "the core passes the padding on");
         Assert.Equal(x.shape, core.Forward(x, x, x, new AttentionMask { KeyPadding = ones(1, 8, ScalarType.Bool) }).Output.shape);
 
         var masked = new SparsePatternAttention(CombinerPartition.Axial, 4);
         var (_, probabilities) = masked.Forward(x, x, x, AttentionMask.CausalOnly, withProbabilities: true);
         Assert.True(probabilities![0, 0].gt(0).eq(SparsePatternAttention.Mask(CombinerPartition.Axial, 8, 4, true)).all().item<bool>());
+    }
+
+    /// <summary>Per batch row: which positions are real. Row 0 is padded at the end (a classifier's batch), row 1 irregularly, with a whole padded block.</summary>
+    private static bool[][] Padding(int l, int s) =>
+    [
+        Enumerable.Range(0, l).Select(j => j < l - s - 1).ToArray(),
+        Enumerable.Range(0, l).Select(j => j % 3 != 1 && (j < s || j >= 2 * s)).ToArray(),
+    ];
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Key_padding_matches_the_reference_and_padded_positions_never_reach_a_real_output(CombinerPartition p, bool causal)
+    {
+        var (l, s) = Shape(p);
+        var real = Padding(l, s);
+        var padding = tensor(real.SelectMany(r => r).ToArray()).view(2, l);
+        var q = TestTensors.Randn(81, 2, 2, l, 4).mul(1.5); var k = TestTensors.Randn(82, 2, 2, l, 4); var v = TestTensors.Randn(83, 2, 2, l, 3);
+        var options = new CombinerOptions(p, s, causal);
+        var output = Combiner.Attend(q, k, v, options, padding);
+        for (long b = 0; b < 2; b++)
+            for (long h = 0; h < 2; h++)
+            {
+                var (expected, attention) = CombinerReference.Attend(TestTensors.Slice(q, b, h), TestTensors.Slice(k, b, h), TestTensors.Slice(v, b, h), options, real[b]);
+                TestTensors.Close(TestTensors.Flat(expected), TestTensors.ToArray(output[b, h]), 1e-10, $"{p} causal={causal} b={b} h={h}");
+                for (int i = 0; i < l; i++)
+                    for (int j = 0; j < l; j++)
+                        if (!real[b][j]) Assert.Equal(0.0, attention[i, j]);
+                        else if (!causal || j <= i) Assert.True(attention[i, j] > 0, $"{p}: real pair ({i}, {j}) keeps full support");
+            }
+        // scramble q, k and v at the padded positions: every output changes nowhere (padded queries' rows included, as they see only real keys)
+        var isPad = padding.logical_not().view(2, 1, l, 1);
+        var (q2, k2, v2) = (q.where(isPad.logical_not(), q * 7 + 3), k.where(isPad.logical_not(), -k * 5), v.where(isPad.logical_not(), v + 11));
+        var scrambled = Combiner.Attend(q2, k2, v2, options, padding);
+        var realQueries = padding.view(2, 1, l, 1);
+        TestTensors.Close(TestTensors.ToArray(output.masked_select(realQueries)), TestTensors.ToArray(scrambled.masked_select(realQueries)), 1e-12, $"{p}: padding leaked into a real output");
+    }
+
+    [Theory]
+    [InlineData(CombinerPartition.Fixed)]
+    [InlineData(CombinerPartition.Logsparse)]
+    [InlineData(CombinerPartition.Axial)]
+    [InlineData(CombinerPartition.Mixture)]
+    public void A_query_with_every_key_padded_gets_zeros_and_all_real_padding_changes_nothing(CombinerPartition p)
+    {
+        var (l, s) = Shape(p);
+        var q = TestTensors.Randn(91, 1, 1, l, 4); var k = TestTensors.Randn(92, 1, 1, l, 4); var v = TestTensors.Randn(93, 1, 1, l, 3);
+        var options = new CombinerOptions(p, s, Causal: false);
+        var none = Combiner.Attend(q, k, v, options, zeros(1, l, ScalarType.Bool));
+        Assert.True(none.eq(0).all().item<bool>(), $"{p}: fully padded rows must be zeros (not NaN)");
+        TestTensors.Close(TestTensors.ToArray(Combiner.Attend(q, k, v, options)), TestTensors.ToArray(Combiner.Attend(q, k, v, options, ones(1, l, ScalarType.Bool))), 1e-12, $"{p}: nothing padded");
+        var grad = q.detach().requires_grad_(true);
+        Combiner.Attend(grad, k, v, options, tensor(Padding(l, s)[0]).view(1, l)).sum().backward();
+        Assert.True(grad.grad!.isfinite().all().item<bool>(), $"{p}: gradients stay finite with padding");
+        Assert.Contains("expected Bool (1, " + l + ")", Assert.Throws<ArgumentException>(() => Combiner.Attend(q, k, v, options, ones(1, l + 1, ScalarType.Bool))).Message);
+    }
+
+    [Fact]
+    public void Padded_gradients_pass_a_finite_difference_check()
+    {
+        var k = TestTensors.Randn(74, 1, 1, 8, 3); var v = TestTensors.Randn(75, 1, 1, 8, 2);
+        var padding = tensor(new[] { true, true, false, true, true, true, false, false }).view(1, 8);
+        foreach (var p in Partitions)
+        {
+            var options = new CombinerOptions(p, 2, Causal: false);
+            var check = GradCheck.Check(x => Combiner.Attend(x, k, v, options, padding), TestTensors.Randn(76, 1, 1, 8, 3));
+            Assert.True(check.Passed, $"{p} dq: {check}");
+            var checkK = GradCheck.Check(x => Combiner.Attend(TestTensors.Randn(76, 1, 1, 8, 3), x, v, options, padding), k);
+            Assert.True(checkK.Passed, $"{p} dk: {checkK}");
+        }
     }
 
     [Fact]
