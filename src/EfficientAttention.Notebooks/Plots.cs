@@ -40,6 +40,50 @@ public static class Plots
         return Titled(chart, title, xTitle, yTitle);
     }
 
+    /// <summary>
+    /// One query's view of the sequence, as in Combiner's Figure 1: the keys laid out in rows of <paramref name="width"/>
+    /// (row a holds keys a·width … a·width + width − 1), each cell coloured by where the query finds that key —
+    /// <paramref name="map"/>[j] = 0: attended directly (black), r ≥ 1: through region r's summary (a colour per region,
+    /// its number written in the cell), −1: out of reach (white). The query's own cell is marked "q".
+    /// </summary>
+    public static GenericChart Regions(int[] map, int width, int query, string title)
+    {
+        if (width < 1 || map.Length % width != 0) throw new ArgumentOutOfRangeException(nameof(width), width, $"width = {width}; expected a divisor of map.Length = {map.Length}.");
+        int rows = map.Length / width, regions = Math.Max(1, map.Max());
+        string[] Colours(int category) => category switch { -1 => ["#ffffff"], 0 => ["#222222"], _ => [RegionPalette[(category - 1) % RegionPalette.Length]] };
+        var z = Enumerable.Range(0, rows).Select(a => Enumerable.Range(0, width).Select(b => (double)map[a * width + b]).ToArray()).ToArray();
+        var text = Enumerable.Range(0, rows).Select(a => Enumerable.Range(0, width).Select(b =>
+        {
+            int j = a * width + b;
+            return j == query ? "q" : map[j] > 0 ? map[j].ToString() : "";
+        }).ToArray()).ToArray();
+        int categories = regions + 2;                                                   // −1, 0, 1 … regions
+        var scale = Enumerable.Range(-1, categories).SelectMany(c => new object[]
+        {
+            new object[] { (double)(c + 1) / categories, Colours(c)[0] }, new object[] { (double)(c + 2) / categories, Colours(c)[0] },
+        }).ToArray();
+        var chart = Heatmap(z, title, "position in row (j mod s)", "row (j div s)");
+        return GenericChart.mapTrace(Microsoft.FSharp.Core.FSharpFunc<Trace, Trace>.FromConverter(trace =>
+        {
+            trace.SetProperty("colorscale", scale);
+            trace.SetProperty("reversescale", false);
+            trace.SetProperty("zmin", -1.5);
+            trace.SetProperty("zmax", regions + 0.5);
+            trace.SetProperty("showscale", false);
+            trace.SetProperty("text", text);
+            trace.SetProperty("texttemplate", "%{text}");
+            trace.SetProperty("hovertemplate", "key %{y}·s + %{x}: %{z}<extra></extra>");
+            trace.SetProperty("xgap", 1);
+            trace.SetProperty("ygap", 1);
+            trace.SetProperty("meta", CategoricalMeta);
+            return trace;
+        }), chart);
+    }
+
+    private const string CategoricalMeta = "categories";
+    private static readonly string[] RegionPalette =
+        ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"];
+
     /// <summary>A heatmap of a 2-D tensor.</summary>
     public static GenericChart Heatmap(Tensor matrix, string title, string xTitle, string yTitle, IReadOnlyList<string>? x = null, IReadOnlyList<string>? y = null)
     {
@@ -90,6 +134,7 @@ public static class Plots
     private static GenericChart[] ShareColourScale(GenericChart[] charts)
     {
         var heatmaps = charts.Select(c => GenericChart.getTraces(c).Where(IsHeatmap).ToArray()).ToArray();
+        if (heatmaps.SelectMany(h => h).Any(t => t.TryGetTypedPropertyValue<string>("meta")?.Value == CategoricalMeta)) return charts;   // categories keep their own colours
         if (charts.Length < 2 || heatmaps.Any(h => h.Length == 0)) return charts;
         var values = heatmaps.SelectMany(h => h).SelectMany(ZValues).ToArray();
         if (values.Length == 0) return charts;

@@ -32,6 +32,19 @@ public class PlotsTests
     }
 
     [Fact]
+    public void Region_maps_draw_each_key_where_the_query_finds_it_and_keep_their_colours_in_a_row()
+    {
+        int[] map = [0, 1, 1, 2, 2, 0, -1, -1];                                  // q = 5: direct, regions 1 and 2, out of reach
+        var html = GenericChart.toChartHTML(Plots.Row(Plots.Regions(map, 4, 5, "combiner"), Plots.Regions([0, 0, 0, 0, 0, 0, -1, -1], 4, 5, "full"))).Replace(" ", "");
+        Assert.Contains("[[0.0,1.0,1.0,2.0],[2.0,0.0,-1.0,-1.0]]", html);
+        Assert.Contains("[[\"\",\"1\",\"1\",\"2\"],[\"2\",\"q\",\"\",\"\"]]", html);
+        Assert.Contains("\"zmin\":-1.5,\"zmax\":2.5", html);                  // the map's own range, not the row's shared one
+        Assert.Contains("\"zmin\":-1.5,\"zmax\":1.5", html);
+        Assert.Contains("[0.25,\"#222222\"]", html);                            // 0 = direct is black in every panel
+        Assert.Contains("width = 3", Assert.Throws<ArgumentOutOfRangeException>(() => Plots.Regions(map, 3, 0, "t")).Message);
+    }
+
+    [Fact]
     public void A_row_of_charts_keeps_each_title_as_a_subplot_title()
     {
         var row = Plots.Row(Plots.Heatmap(new[] { new[] { 1.0 } }, "left title", "x", "y"), Plots.Heatmap(new[] { new[] { 2.0 } }, "right title", "x", "y"));

@@ -152,5 +152,31 @@ public sealed record CombinerVariant(string Name, CombinerPartition? Partition, 
         return picture;
     }
 
+    /// <summary>
+    /// Where query <paramref name="query"/> finds each key, as the paper's Figure 1 draws it: −1 where it cannot reach
+    /// the key, 0 where it attends the key directly, r ≥ 1 where it reaches the key through its r-th region's summary.
+    /// </summary>
+    public int[] Regions(int query, int length, int blockSize, bool causal)
+    {
+        if (query < 0 || query >= length) throw new ArgumentOutOfRangeException(nameof(query), query, $"query = {query}; expected 0 ≤ query < length = {length}.");
+        var map = Enumerable.Repeat(-1, length).ToArray();
+        if (Partition is not { } partition)
+        {
+            for (int j = 0; j < length; j++) if (!causal || j <= query) map[j] = 0;
+            return map;
+        }
+        if (!Summarised)
+        {
+            var row = SparsePatternAttention.Mask(partition, length, blockSize, causal)[query].data<bool>().ToArray();
+            for (int j = 0; j < length; j++) if (row[j]) map[j] = 0;
+            return map;
+        }
+        var (direct, regions) = CombinerReference.Partition(query, length, new CombinerOptions(partition, blockSize, causal));
+        for (int r = 0; r < regions.Count; r++)
+            foreach (var j in regions[r].Positions) map[j] = r + 1;
+        foreach (var j in direct) map[j] = 0;
+        return map;
+    }
+
     public override string ToString() => Name;
 }

@@ -279,6 +279,15 @@ public class CombinerVariantTests
             Assert.True(Enumerable.Range(0, 16).All(i => Enumerable.Range(i + 1, 15 - i).All(j => picture[i][j] == 0)), $"{variant}: causal picture");
         }
         Assert.Equal(8, CombinerVariant.All.Distinct().Count());
+        // Figure 1: query 13 of L = 16, s = 4, causal. Fixed: own block 12…13 direct, blocks 0, 1, 2 as regions 1, 2, 3
+        Assert.Equal([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 0, 0, -1, -1], CombinerVariant.CombinerFixed.Regions(13, 16, 4, causal: true));
+        // Logsparse: own block direct, then the sibling block 8…11 (level 0) and the sibling pair 0…7 (level 1)
+        Assert.Equal([2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, -1, -1], CombinerVariant.CombinerLogsparse.Regions(13, 16, 4, causal: true));
+        // Mixture, bidirectional: own row and own column direct; every other row split at column 1 into left and right regions
+        Assert.Equal([1, 0, 2, 2, 3, 0, 4, 4, 5, 0, 6, 6, 0, 0, 0, 0], CombinerVariant.CombinerMixture.Regions(13, 16, 4, causal: false));
+        Assert.Equal([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1, -1], CombinerVariant.Full.Regions(13, 16, 4, causal: true));
+        Assert.Equal(CombinerVariant.Fixed.Regions(13, 16, 4, true).Select(r => r == 0), SparsePatternAttention.Mask(CombinerPartition.Fixed, 16, 4, true)[13].data<bool>().ToArray());
+        Assert.Contains("query = 16", Assert.Throws<ArgumentOutOfRangeException>(() => CombinerVariant.Full.Regions(16, 16, 4, true)).Message);
         Assert.Contains("unknown variant 'dense'", Assert.Throws<ArgumentOutOfRangeException>(() => CombinerVariant.Parse("dense")).Message);
         Assert.Throws<NotSupportedException>(() => CombinerVariant.CombinerFixed.Create(4, true).Forward(randn(1, 1, 8, 4), randn(1, 1, 8, 4), randn(1, 1, 8, 4), AttentionMask.CausalOnly, withProbabilities: true));
     }
