@@ -31,13 +31,31 @@ public sealed record MachineInfo(
     [property: JsonPropertyName("matmul_gflops")] double MatmulGflops,
     [property: JsonPropertyName("glibc_tunables")] string? GlibcTunables);
 
+/// <summary>
+/// How one case scales in this run: the log–log slope of its median time over <see cref="QuickRun.SlopeFrom"/> ≤ L ≤
+/// <see cref="QuickRun.SlopeTo"/>, the interpolated L where it first becomes faster than SDPA, and the smallest measured
+/// L from which it stays faster at every longer measured L (null: never, or not measured there).
+/// </summary>
+public sealed record ScalingFit(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("pass")] string Pass,
+    [property: JsonPropertyName("slope")] double? Slope,
+    [property: JsonPropertyName("slope_lengths")] IReadOnlyList<int> SlopeLengths,
+    [property: JsonPropertyName("crossover_vs_sdpa")] double? CrossoverVsSdpa,
+    [property: JsonPropertyName("faster_than_sdpa_from")] int? FasterThanSdpaFrom);
+
 public sealed record QuickReport(
     [property: JsonPropertyName("machine")] MachineInfo Machine,
     [property: JsonPropertyName("batch")] int Batch,
     [property: JsonPropertyName("heads")] int Heads,
     [property: JsonPropertyName("head_dim")] int HeadDim,
     [property: JsonPropertyName("seconds")] double Seconds,
-    [property: JsonPropertyName("cases")] IReadOnlyList<CaseResult> Cases);
+    [property: JsonPropertyName("cases")] IReadOnlyList<CaseResult> Cases)
+{
+    /// <summary>Every case's scaling in this run (see <see cref="ScalingFit"/>).</summary>
+    [JsonPropertyName("fits")]
+    public IReadOnlyList<ScalingFit> Fits => QuickRun.Fits(Cases);
+}
 
 /// <summary>
 /// The quick mode: every case, forward and forward+backward; per length a warm-up call of each (also its peak-memory
@@ -97,6 +115,32 @@ public static class QuickRun
         return new QuickReport(machine, Cases.Batch, Cases.Heads, Cases.HeadDim, Math.Round(clock.Elapsed.TotalSeconds, 1), withRatios);
     }
 
+    /// <summary>The range of L the scaling slopes are fitted over.</summary>
+    public const int SlopeFrom = 1024, SlopeTo = 8192;
+
+    /// <summary>Slope and crossover against SDPA of every (case, pass) measured at two or more lengths.</summary>
+    public static IReadOnlyList<ScalingFit> Fits(IReadOnlyList<CaseResult> cases)
+    {
+        var fits = new List<ScalingFit>();
+        foreach (var group in cases.GroupBy(c => (c.Name, c.Pass)).OrderBy(g => g.Key.Name).ThenBy(g => g.Key.Pass))
+        {
+            var points = group.OrderBy(c => c.L).ToList();
+            if (points.Count < 2) continue;
+            var fitted = points.Where(p => p.L >= SlopeFrom && p.L <= SlopeTo && p.MedianMs > 0).ToList();
+            double? slope = fitted.Count >= 2 ? Math.Round(Measure.LogLogSlope(fitted.Select(p => (double)p.L).ToList(), fitted.Select(p => p.MedianMs).ToList()), 3) : null;
+            var paired = points.Where(p => !double.IsNaN(p.RatioToSdpa)).ToList();
+            double? crossover = null; int? from = null;
+            if (paired.Count > 0 && group.Key.Name != "sdpa")
+            {
+                double x = Measure.Crossover(paired.Select(p => (double)p.L).ToList(), paired.Select(p => p.RatioToSdpa).ToList(), paired.Select(_ => 1.0).ToList());
+                crossover = double.IsNaN(x) ? null : Math.Round(x, 0);
+                for (int i = paired.Count - 1; i >= 0 && paired[i].RatioToSdpa < 1; i--) from = paired[i].L;
+            }
+            fits.Add(new ScalingFit(group.Key.Name, group.Key.Pass, slope, fitted.Select(p => p.L).ToList(), crossover, from));
+        }
+        return fits;
+    }
+
     private static void Backward(BenchCase c, BenchInputs inputs)
     {
         var grads = inputs with { Q = inputs.Q.detach().requires_grad_(true), K = inputs.K.detach().requires_grad_(true), V = inputs.V.detach().requires_grad_(true), X = inputs.X.detach().requires_grad_(true) };
@@ -149,6 +193,11 @@ public static class QuickRun
             var both = group.FirstOrDefault(c => c.Pass == "fwd+bwd");
             text.AppendLine($"| {group.Key.Name} | {group.Key.L} | {fwd?.MedianMs:F2} | {fwd?.RatioToSdpa:F2} | {both?.MedianMs:F2} | {both?.RatioToSdpa:F2} | {both?.PeakMiB?.ToString("F0") ?? "–"} | {both?.Gflops?.ToString("F1") ?? "–"} | {both?.Note ?? fwd?.Note} |");
         }
+        text.AppendLine().AppendLine($"## Scaling (this run): log–log slope of the median time over {SlopeFrom} ≤ L ≤ {SlopeTo}, and where a case overtakes SDPA").AppendLine();
+        text.AppendLine("| case | pass | slope | lengths fitted | crossover vs sdpa (L) | faster than sdpa from L |");
+        text.AppendLine("|---|---|---:|---|---:|---:|");
+        foreach (var f in report.Fits.Where(f => f.Slope is not null))
+            text.AppendLine($"| {f.Name} | {f.Pass} | {f.Slope:F2} | {string.Join(", ", f.SlopeLengths)} | {f.CrossoverVsSdpa?.ToString("F0") ?? "–"} | {f.FasterThanSdpaFrom?.ToString() ?? "–"} |");
         return text.ToString();
     }
 }

@@ -34,6 +34,29 @@ public class QuickRunTests
     }
 
     [Fact]
+    public void Fits_give_each_case_its_slope_crossover_and_the_length_from_which_it_stays_faster_than_sdpa()
+    {
+        CaseResult Row(string name, int l, double ms, double sdpa) => new(name, "f", "fwd+bwd", l, ms, Math.Round(ms / sdpa, 4), 5, null, null, null);
+        int[] lengths = [512, 1024, 2048, 4096, 8192];
+        double Sdpa(int l) => 1e-5 * l * (double)l;                                  // quadratic
+        var rows = lengths.Select(l => Row("sdpa", l, Sdpa(l), Sdpa(l)))
+            .Concat(lengths.Select(l => Row("linear", l, 0.02 * l, Sdpa(l))))          // 0.02 L < 1e-5 L² from L = 2000 on
+            .Concat(lengths.Select(l => Row("wobbly", l, l == 4096 ? 2 * Sdpa(l) : 0.5 * Sdpa(l), Sdpa(l))))
+            .ToList();
+        var fits = QuickRun.Fits(rows);
+        var linear = fits.Single(f => f.Name == "linear");
+        Assert.Equal(1.0, linear.Slope!.Value, 3);
+        Assert.Equal([1024, 2048, 4096, 8192], linear.SlopeLengths);
+        Assert.Equal(2048, linear.FasterThanSdpaFrom);
+        Assert.InRange(linear.CrossoverVsSdpa!.Value, 2000, 2100);
+        Assert.Equal(2.0, fits.Single(f => f.Name == "sdpa").Slope!.Value, 3);
+        var wobbly = fits.Single(f => f.Name == "wobbly");
+        Assert.Equal(512, wobbly.CrossoverVsSdpa);                                     // faster at the start …
+        Assert.Equal(8192, wobbly.FasterThanSdpaFrom);                                 // … but not at every longer L
+        Assert.Contains("| linear | fwd+bwd | 1.00 |", QuickRun.Markdown(new QuickReport(QuickRun.DescribeMachine(CPU), 1, 4, 64, 1, rows)));
+    }
+
+    [Fact]
     public void Dense_cases_stop_at_their_length_limits_and_block_sizes_follow_the_rule()
     {
         var names = Cases.All([8192]).Select(c => c.Name).ToHashSet();
