@@ -18,8 +18,8 @@ public static class CombinerRecipes
     /// <summary>Pixel sequences: rows of 14 pixels (s = 14: one block per image row).</summary>
     public const int PixelSide = 14, PixelLevels = 16;
 
-    /// <summary>ListOps lengths: the short task (≤ 512 tokens) and LRA's (500–2 000 tokens, padded to 2 048).</summary>
-    public const int ListOpsLength = 512, LraMinLength = 500, LraLength = 2048;
+    /// <summary>ListOps lengths: the short task (100–512 tokens) and LRA's (500–2 000 tokens, padded to 2 048).</summary>
+    public const int ListOpsMinLength = 100, ListOpsLength = 512, LraMinLength = 500, LraLength = 2048;
 
     /// <summary>Copy: n symbols, then the separator, then the n symbols again (L = 2n); n is not a multiple of the block size.</summary>
     public const int CopyN = 60, CopySymbols = 10;
@@ -28,7 +28,7 @@ public static class CombinerRecipes
         (ImageViews.PixelSequences(FashionMnist.Load(train: true), PixelLevels, downsample: 2),
          ImageViews.PixelSequences(FashionMnist.Load(train: false, limit: 2000), PixelLevels, downsample: 2)));
     private static readonly Lazy<(SequenceTask Train, SequenceTask Test)> ShortListOps = new(() =>
-        (ListOps.Generate(20_000, ListOpsLength, seed: 1), ListOps.Generate(1000, ListOpsLength, seed: 2)));
+        (ListOps.Generate(20_000, ListOpsLength, seed: 1, minLength: ListOpsMinLength), ListOps.Generate(1000, ListOpsLength, seed: 2, minLength: ListOpsMinLength)));
     private static readonly Lazy<(SequenceTask Train, SequenceTask Test)> LraListOps = new(() =>
         (ListOps.Generate(8000, LraLength, seed: 3, minLength: LraMinLength), ListOps.Generate(500, LraLength, seed: 4, minLength: LraMinLength)));
     private static readonly Lazy<(SequenceTask Train, SequenceTask Test)> CopyTask = new(() =>
@@ -72,21 +72,21 @@ public static class CombinerRecipes
                 KeepWeights = true, TrackCurve = true,
                 Build = seed => new CausalLanguageModel(Config(2, 64, 256, PixelSide * PixelSide, causal: true), PixelLevels + 1, seed),
                 Data = () => new RecipeData("Fashion-MNIST, 2 × 2 average-pooled to 14 × 14, 16 levels, raster order", "train (60 000 images)", train.Value, "test (first 2 000 images)", test.Value),
-                Options = new TrainerOptions { Steps = 2000, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 100, LogEvery = 100, EvalEvery = 500, EvalExamples = 500 },
+                Options = new TrainerOptions { Steps = 1500, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 100, LogEvery = 100, EvalEvery = 500, EvalExamples = 500 },
                 Score = e => e.BitsPerDimension,
                 Extra = extra,
             },
             "listops" or "listops-lra" => new Recipe
             {
                 Name = $"combiner-{task}", Variant = variant, Metric = "test accuracy", KeepWeights = false, TrackCurve = true,
-                Task = task == "listops" ? $"ListOps, expressions of ≤ {ListOpsLength} tokens" : $"ListOps at LRA's lengths ({LraMinLength}–{LraLength} tokens)",
+                Task = task == "listops" ? $"ListOps, expressions of {ListOpsMinLength}–{ListOpsLength} tokens" : $"ListOps at LRA's lengths ({LraMinLength}–{LraLength} tokens)",
                 Build = seed => new EncoderClassifier(Config(2, 64, 128, task == "listops" ? ListOpsLength : LraLength, causal: false), ListOps.Vocabulary.Count, 10, Pooling.Mean, padToken: 0, seed: seed),
                 Data = () => task == "listops"
-                    ? new RecipeData("ListOps (generated)", $"20 000 expressions ≤ {ListOpsLength} tokens (seed 1)", train.Value, "1 000 expressions (seed 2)", test.Value)
+                    ? new RecipeData("ListOps (generated)", $"20 000 expressions of {ListOpsMinLength}–{ListOpsLength} tokens (seed 1)", train.Value, "1 000 expressions (seed 2)", test.Value)
                     : new RecipeData("ListOps (generated, LRA lengths)", $"8 000 expressions of {LraMinLength}–{LraLength} tokens (seed 3)", train.Value, "500 expressions (seed 4)", test.Value),
                 Options = task == "listops"
-                    ? new TrainerOptions { Steps = 2000, BatchSize = 32, LearningRate = 1e-3, WarmupSteps = 100, LogEvery = 100, EvalEvery = 500, EvalExamples = 500 }
-                    : new TrainerOptions { Steps = 1000, BatchSize = 16, LearningRate = 1e-3, WarmupSteps = 100, LogEvery = 50, EvalEvery = 250, EvalExamples = 250 },
+                    ? new TrainerOptions { Steps = 1000, BatchSize = 16, LearningRate = 1e-3, WarmupSteps = 100, LogEvery = 50, EvalEvery = 250, EvalExamples = 250 }
+                    : new TrainerOptions { Steps = 800, BatchSize = 8, LearningRate = 1e-3, WarmupSteps = 80, LogEvery = 50, EvalEvery = 200, EvalExamples = 200 },
                 Score = e => e.Accuracy,
                 Extra = new Dictionary<string, string>(extra) { ["padding"] = "key padding mask (pad id 0)" },
             },

@@ -40,6 +40,20 @@ public class CheckpointsTests
     }
 
     [Fact]
+    public void A_recipe_that_tracks_its_curve_records_mean_losses_and_held_out_points()
+    {
+        var dir = TempDirectory();
+        var recipe = Tiny(dir) with { TrackCurve = true, Options = Tiny(dir).Options with { LogEvery = 10, EvalEvery = 15 } };
+        var trained = recipe.Train(seed: 1);
+        var curve = trained.Manifest.Curve!;
+        Assert.Equal([10, 20, 30], curve.Select(p => p.Step));
+        Assert.Equal(trained.History!.Train.Where(p => p.Step is > 10 and <= 20).Average(p => p.Loss), curve[1].TrainLoss, 4);
+        Assert.Equal([null, null, Math.Round(trained.Manifest.Value, 5)], curve.Select(p => p.HeldOut));   // step 15's evaluation falls between points; 30 is the last
+        Assert.Equal(curve, Checkpoints.ReadManifest("tiny-vit-baseline-s1", dir).Curve);
+        Assert.Null(Tiny(dir).Train(seed: 2).Manifest.Curve);
+    }
+
+    [Fact]
     public void Loading_says_what_is_wrong()
     {
         var dir = TempDirectory();

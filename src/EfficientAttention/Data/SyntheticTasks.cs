@@ -13,8 +13,9 @@ public sealed record SequenceTask(string Name, TensorDataset Data, int Vocabular
 /// </code>
 /// MAX / MIN of the arguments, MED the median (of an even count: the mean of the two middle values, truncated, as
 /// LRA's <c>int(np.median(x))</c>), SM the sum modulo 10. The label is the value (10 classes).
-/// Generation from a seed: at depth d &lt; maxDepth an expression is an operator with 2…maxArgs arguments with
-/// probability 0.75 (always at the root), else a digit; trees longer than the target length are redrawn.
+/// Generation from a seed, as LRA's generator: the root is an operator; below it, at depth d &lt; maxDepth, an expression
+/// is an operator with 2…maxArgs arguments with probability 0.25 (LRA's VALUE_P), else a digit; trees outside
+/// [minLength, maxLength] are redrawn (LRA: 500–2 000 tokens, maxDepth 10, maxArgs 10).
 /// Tokens: 0 PAD, 1–10 digits, 11–14 "[MAX" "[MIN" "[MED" "[SM", 15 "]". Inputs are padded with PAD to the length.
 /// </summary>
 public static class ListOps
@@ -44,9 +45,12 @@ public static class ListOps
         return new SequenceTask("listops", new TensorDataset(tensor(inputs, new long[] { count, maxLength }), tensor(labels)), Vocabulary.Count, maxLength, 10, Vocabulary);
     }
 
+    /// <summary>The probability that an expression below the root is an operator (LRA's VALUE_P).</summary>
+    public const double OperatorProbability = 0.25;
+
     private static int Expression(Random rng, int depth, int maxDepth, int maxArgs, List<string> tokens, int budget)
     {
-        if (tokens.Count > budget || (depth > 0 && (depth >= maxDepth || rng.NextDouble() < 0.25)))
+        if (tokens.Count > budget || (depth > 0 && (depth >= maxDepth || rng.NextDouble() >= OperatorProbability)))   // past the budget the tree is redrawn anyway
         {
             int digit = rng.Next(10);
             tokens.Add(digit.ToString(System.Globalization.CultureInfo.InvariantCulture));
