@@ -114,6 +114,34 @@ public static class Plots
     public static GenericChart Bars(string title, string xTitle, string yTitle, IReadOnlyList<string> names, IReadOnlyList<double> values)
         => Titled(Chart.Column<double, string, string>(values: values.ToArray(), Keys: names.ToArray()), title, xTitle, yTitle);
 
+    /// <summary>
+    /// Mean ± standard error of each sample as a bar with an error bar, each bar in its method's colour; a dashed
+    /// horizontal line marks <paramref name="reference"/> (a chance level) when given.
+    /// </summary>
+    public static GenericChart Bars(string title, string xTitle, string yTitle, IReadOnlyList<Sample> samples, double? reference = null, string referenceName = "chance")
+    {
+        var names = samples.Select(s => s.Name).ToArray();
+        var chart = Chart.Column<double, string, string>(values: samples.Select(s => Math.Round(s.Mean, 10)).ToArray(), Keys: names);   // rounded: no 0.4000000000000001 in hover text
+        chart = GenericChart.mapTrace(Microsoft.FSharp.Core.FSharpFunc<Trace, Trace>.FromConverter(trace =>
+        {
+            var marker = new DynamicObj.DynamicObj();
+            marker.SetProperty("color", names.Select(ColourOf).ToArray());
+            trace.SetProperty("marker", marker);
+            var errors = new DynamicObj.DynamicObj();
+            errors.SetProperty("type", "data");
+            errors.SetProperty("array", samples.Select(s => double.IsNaN(s.StandardError) ? 0 : Math.Round(s.StandardError, 10)).ToArray());
+            errors.SetProperty("visible", true);
+            trace.SetProperty("error_y", errors);
+            trace.SetProperty("name", yTitle);
+            trace.SetProperty("showlegend", false);
+            return trace;
+        }), chart);
+        if (reference is { } r)
+            chart = Chart.Combine([chart, Chart.Line<string, double, string>(x: [names[0], names[^1]], y: [r, r], Name: $"{referenceName} ({r.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)})",
+                                                                            LineColor: Color.fromString("#444444"), LineDash: StyleParam.DrawingStyle.Dash)]);
+        return Titled(chart, title, xTitle, yTitle);
+    }
+
     /// <summary>A histogram of values.</summary>
     public static GenericChart Histogram(string title, string xTitle, IReadOnlyList<double> values, int bins = 30)
         => Titled(Chart.Histogram<double, double, string>(X: values.ToArray(), NBinsX: bins), title, xTitle, "count");

@@ -32,6 +32,16 @@ public class PlotsTests
     }
 
     [Fact]
+    public void Bars_of_samples_show_means_with_standard_errors_in_method_colours_and_a_chance_line()
+    {
+        var html = GenericChart.toChartHTML(Plots.Bars("t", "attention", "accuracy", [Sample.Of("full", [0.5, 0.7]), Sample.Of("combiner-fixed", [0.4, 0.4, 0.4])], reference: 0.1)).Replace(" ", "");
+        Assert.Contains("\"y\":[0.6,0.4]", html);
+        Assert.Contains("\"array\":[0.1", html);                                   // SE of {0.5, 0.7} = 0.1
+        Assert.Contains($"\"color\":[\"{Plots.ColourOf("full")}\",\"{Plots.ColourOf("combiner-fixed")}\"]", html);
+        Assert.Contains("chance(0.1)", html);
+    }
+
+    [Fact]
     public void Region_maps_draw_each_key_where_the_query_finds_it_and_keep_their_colours_in_a_row()
     {
         int[] map = [0, 1, 1, 2, 2, 0, -1, -1];                                  // q = 5: direct, regions 1 and 2, out of reach
