@@ -47,12 +47,16 @@ public static class Cases
                 cases.Add(new($"combiner-{partition.ToString().ToLowerInvariant()}", "combiner", l, i => Combiner.Attend(i.Q, i.K, i.V, options)) { Note = $"s = {options.BlockSize}" });
             }
             if (l <= reuseLimit)
+            {
                 for (int k = 0; k <= Heads; k++)
                 {
                     int reused = k;
                     cases.Add(new($"reuse-k{k}", "reuse", l, i => ReuseLayer(i, reused), length => ReuseState(length, reused))
                         { Note = $"one layer D = {Heads * HeadDim}, H = {Heads}, K = {k} reused; analytic FLOP saving {ReuseSaving(l, k):P1}" });
                 }
+                cases.Add(new("mha-sdpa", "reuse", l, i => ((MultiHeadAttention)i.State!).Forward(i.X, AttentionMask.CausalOnly, null, withProbabilities: false).Output, _ => FusedLayer())
+                    { Note = $"one layer D = {Heads * HeadDim}, H = {Heads} with libtorch's fused SDPA: maps never materialised (a layer that hands no maps on)" });
+            }
             if (l <= routedLimit)
                 foreach (var sparsity in new[] { 0.8, 0.9, 0.95 })
                 {
@@ -97,6 +101,12 @@ public static class Cases
     private static Tensor Dense(BenchInputs i, Normalizer normalizer) => ScaledDotProductAttention.Naive(i.Q, i.K, i.V, AttentionMask.CausalOnly, normalizer).Output;
 
     private sealed record ReuseSetup(MultiHeadAttention Layer, Tensor Previous);
+
+    private static object FusedLayer()
+    {
+        manual_seed(0);
+        return new MultiHeadAttention(Heads * HeadDim, Heads, new ScaledDotProductAttention(useFusedKernel: true));
+    }
 
     private static object ReuseState(int length, int reused)
     {

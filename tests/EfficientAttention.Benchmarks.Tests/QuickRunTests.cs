@@ -11,7 +11,7 @@ public class QuickRunTests
     {
         TorchRuntime.EnsureLoaded();
         var cases = Cases.All([64, 128]);
-        string[] required = ["sdpa", "softmax", "entmax15", "combiner-fixed", "combiner-logsparse", "reuse-k2", "sparsefinder-routed-0.9"];
+        string[] required = ["sdpa", "softmax", "entmax15", "combiner-fixed", "combiner-logsparse", "reuse-k2", "mha-sdpa", "sparsefinder-routed-0.9"];
         foreach (var name in required) Assert.Contains(cases, c => c.Name == name);
 
         var report = QuickRun.Run(cases, CPU, measureMemory: false);
