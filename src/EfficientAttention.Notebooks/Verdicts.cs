@@ -14,8 +14,11 @@ public sealed record Sample(string Name, IReadOnlyList<double> Values)
 
     public static Sample Of(string name, IEnumerable<double> values) => new(name, values.ToArray());
 
-    public string Format(string format = "F3") =>
-        $"{Name} {Mean.ToString(format, CultureInfo.InvariantCulture)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)}";
+    public string Format(string format = "F3") => $"{Name} {MeanAndError(format)}";
+
+    /// <summary>"mean ± SE" without the name (a table cell); "–" when there are no values.</summary>
+    public string MeanAndError(string format = "F3") => Count == 0 ? "–"
+        : $"{Mean.ToString(format, CultureInfo.InvariantCulture)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)}";
 
     public override string ToString() => Format();
 }

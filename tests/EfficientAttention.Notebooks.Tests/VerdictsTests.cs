@@ -13,6 +13,9 @@ public class VerdictsTests
         Assert.Equal(2.5, s.Mean, 12);
         Assert.Equal(Math.Sqrt(5.0 / 3 / 4), s.StandardError, 12);           // sd² = 5/3 with n − 1
         Assert.True(double.IsNaN(S("one", 1).StandardError));
+        Assert.Equal("2.50 ± 0.65", s.MeanAndError("F2"));
+        Assert.Equal("a 2.50 ± 0.65", s.Format("F2"));
+        Assert.Equal("–", S("none").MeanAndError());
     }
 
     [Fact]
