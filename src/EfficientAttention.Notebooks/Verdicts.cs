@@ -16,9 +16,13 @@ public sealed record Sample(string Name, IReadOnlyList<double> Values)
 
     public string Format(string format = "F3") => $"{Name} {MeanAndError(format)}";
 
-    /// <summary>"mean ± SE" without the name (a table cell); "–" when there are no values.</summary>
-    public string MeanAndError(string format = "F3") => Count == 0 ? "–"
-        : $"{Mean.ToString(format, CultureInfo.InvariantCulture)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)}";
+    /// <summary>"mean ± SE" without the name (a table cell); "x (1 seed)" for one value, "–" for none.</summary>
+    public string MeanAndError(string format = "F3") => Count switch
+    {
+        0 => "–",
+        1 => $"{Mean.ToString(format, CultureInfo.InvariantCulture)} (1 seed)",
+        _ => $"{Mean.ToString(format, CultureInfo.InvariantCulture)} ± {StandardError.ToString(format, CultureInfo.InvariantCulture)}",
+    };
 
     public override string ToString() => Format();
 }

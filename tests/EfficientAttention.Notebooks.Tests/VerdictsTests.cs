@@ -16,6 +16,7 @@ public class VerdictsTests
         Assert.Equal("2.50 ± 0.65", s.MeanAndError("F2"));
         Assert.Equal("a 2.50 ± 0.65", s.Format("F2"));
         Assert.Equal("–", S("none").MeanAndError());
+        Assert.Equal("1.0 (1 seed)", S("one", 1).MeanAndError("F1"));
     }
 
     [Fact]
