@@ -43,7 +43,7 @@ public static class Cases
                 cases.Add(new("entmax-bisect-1.5", "entmax", l, i => Dense(i, Normalizer.EntmaxBisect(1.5))) { DenseFlops = flops });
             foreach (var partition in Enum.GetValues<CombinerPartition>())
             {
-                var options = new CombinerOptions(partition, BlockSize(partition, l));
+                var options = CombinerOptions.ForLength(partition, l);
                 cases.Add(new($"combiner-{partition.ToString().ToLowerInvariant()}", "combiner", l, i => Combiner.Attend(i.Q, i.K, i.V, options)) { Note = $"s = {options.BlockSize}" });
             }
             if (l <= reuseLimit)
@@ -93,10 +93,6 @@ public static class Cases
     /// <summary>The analytic FLOP saving of one reuse layer with K reused heads against K = 0 (forward).</summary>
     public static double ReuseSaving(int length, int reused)
         => ReuseAnalysis.Cost((long)Batch * length, Heads * HeadDim, Heads, reused).SavingAgainst(ReuseAnalysis.Cost((long)Batch * length, Heads * HeadDim, Heads, 0));
-
-    /// <summary>s = 2^round(log₂ √L) for Fixed, Axial and Mixture (O(L√L)); 32 for Logsparse (O(L log L)).</summary>
-    public static int BlockSize(CombinerPartition partition, int length)
-        => partition == CombinerPartition.Logsparse ? Math.Min(32, length) : 1 << (int)Math.Round(Math.Log2(Math.Sqrt(length)));
 
     private static Tensor Dense(BenchInputs i, Normalizer normalizer) => ScaledDotProductAttention.Naive(i.Q, i.K, i.V, AttentionMask.CausalOnly, normalizer).Output;
 

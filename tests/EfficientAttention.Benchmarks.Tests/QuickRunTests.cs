@@ -63,8 +63,8 @@ public class QuickRunTests
         Assert.Contains("softmax", names);
         Assert.DoesNotContain("sparsemax", names);                       // full sort per row of 8192: beyond sortLimit
         Assert.DoesNotContain("reuse-k0", names);
-        Assert.Equal(64, Cases.BlockSize(CombinerPartition.Fixed, 4096));
-        Assert.Equal(32, Cases.BlockSize(CombinerPartition.Logsparse, 4096));
+        Assert.Contains(Cases.All([4096]), c => c.Name == "combiner-fixed" && c.Note == "s = 64");
+        Assert.Contains(Cases.All([4096]), c => c.Name == "combiner-logsparse" && c.Note == "s = 32");
         Assert.Equal(0.0, Cases.ReuseSaving(1024, 0));
         Assert.InRange(Cases.ReuseSaving(1024, 2), 0.2, 0.5);
     }

@@ -96,6 +96,21 @@ public class CheckpointsTests
     }
 
     [Fact]
+    public void Combiner_tasks_train_full_attention_and_pair_combiner_fixed_with_its_mask_wherever_both_train()
+    {
+        foreach (var task in CombinerRecipes.Tasks)
+        {
+            var variants = CombinerRecipes.VariantsOf(task);
+            Assert.Equal(CombinerVariant.Full, variants[0]);
+            Assert.Contains(CombinerVariant.CombinerFixed, variants);
+            Assert.Equal(variants.Count, variants.Distinct().Count());
+        }
+        Assert.Equal(CombinerVariant.All, CombinerRecipes.VariantsOf("pixels"));
+        Assert.Contains("task = 'lra'", Assert.Throws<ArgumentException>(() => CombinerRecipes.VariantsOf("lra")).Message);
+        Assert.Equal(4 * 3 + 2 * 8 * 3 + 2 * 3, RecipeCatalog.Runs().Count(r => r.Recipe.Name.StartsWith("combiner-")));
+    }
+
+    [Fact]
     public void Every_recipe_builds_a_model_that_reads_its_data()
     {
         foreach (var recipe in RecipeCatalog.Recipes())

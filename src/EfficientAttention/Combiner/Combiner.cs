@@ -19,7 +19,21 @@ public enum CombinerPartition
 /// <param name="Partition">the partition</param>
 /// <param name="BlockSize">s: the Fixed block length, the Axial/Mixture row length and the Logsparse finest span</param>
 /// <param name="Causal">query i may only use keys j ≤ i</param>
-public sealed record CombinerOptions(CombinerPartition Partition, int BlockSize, bool Causal = true);
+public sealed record CombinerOptions(CombinerPartition Partition, int BlockSize, bool Causal = true)
+{
+    /// <summary>
+    /// The block size that gives each partition its asymptotic cost at length L: s = 2^round(log₂ √L) for Fixed, Axial
+    /// and Mixture (direct part s, L/s regions: O(L√L)), halves rounding to even (L = 2 048 and 8 192 both give s = 64);
+    /// a constant s = 32 (capped at L) for Logsparse, whose log₂(L/s) regions make it O(L log L). The benchmark suite
+    /// and notebooks 04–05 use this rule.
+    /// </summary>
+    public static CombinerOptions ForLength(CombinerPartition partition, int length, bool causal = true)
+    {
+        if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, $"length = {length}; expected ≥ 1.");
+        int s = partition == CombinerPartition.Logsparse ? Math.Min(32, length) : 1 << (int)Math.Round(Math.Log2(Math.Sqrt(length)), MidpointRounding.ToEven);
+        return new(partition, s, causal);
+    }
+}
 
 /// <summary>
 /// Combiner attention (Ren et al., 2021, eq. 7): every query keeps full support at sub-quadratic cost. Its support is

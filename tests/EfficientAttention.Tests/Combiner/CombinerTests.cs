@@ -259,6 +259,20 @@ public class CombinerTests
         Assert.Contains("equal lengths", Assert.Throws<ArgumentException>(() => Combiner.Attend(x, randn(1, 1, 6, 4), randn(1, 1, 6, 4), new CombinerOptions(CombinerPartition.Fixed, 3))).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => new SparsePatternAttention(CombinerPartition.Mixture, 4));
     }
+
+    [Theory]
+    [InlineData(CombinerPartition.Fixed, 1024, 32)]
+    [InlineData(CombinerPartition.Axial, 2048, 64)]       // log₂ √2048 = 5.5 rounds to even: 6
+    [InlineData(CombinerPartition.Mixture, 8192, 64)]     // log₂ √8192 = 6.5 rounds to even: 6
+    [InlineData(CombinerPartition.Axial, 4096, 64)]
+    [InlineData(CombinerPartition.Logsparse, 8192, 32)]
+    [InlineData(CombinerPartition.Logsparse, 16, 16)]
+    public void Block_size_for_a_length_follows_each_partitions_asymptotics(CombinerPartition p, int length, int expected)
+    {
+        var options = CombinerOptions.ForLength(p, length, causal: false);
+        Assert.Equal((p, expected, false), (options.Partition, options.BlockSize, options.Causal));
+        Assert.Contains("length = 0", Assert.Throws<ArgumentOutOfRangeException>(() => CombinerOptions.ForLength(p, 0)).Message);
+    }
 }
 
 public class CombinerVariantTests
