@@ -56,13 +56,13 @@ public static class CombinerRecipes
     /// <summary>
     /// The variants trained on <paramref name="task"/>, three seeds each: all eight on pixels and copy. The ListOps runs
     /// are dearer (3–5 CPU-minutes short, 12–25 at LRA's lengths), so within the CPU budget short ListOps trains
-    /// full attention and the Fixed and Axial masks with their Combiner versions, and the LRA-length task full attention
-    /// and Combiner-Fixed (the paper's LRA pairing). <see cref="Model"/> builds any variant on any task.
+    /// full attention, the Fixed and Axial masks with their Combiner versions and Combiner-Mixture, and the LRA-length
+    /// task full attention and Combiner-Fixed (the paper's LRA pairing). <see cref="Model"/> builds any variant on any task.
     /// </summary>
     public static IReadOnlyList<CombinerVariant> VariantsOf(string task) => task switch
     {
         "pixels" or "copy" => CombinerVariant.All,
-        "listops" => [CombinerVariant.Full, CombinerVariant.Fixed, CombinerVariant.CombinerFixed, CombinerVariant.Axial, CombinerVariant.CombinerAxial],
+        "listops" => [CombinerVariant.Full, CombinerVariant.Fixed, CombinerVariant.CombinerFixed, CombinerVariant.Axial, CombinerVariant.CombinerAxial, CombinerVariant.CombinerMixture],
         "listops-lra" => [CombinerVariant.Full, CombinerVariant.CombinerFixed],
         _ => throw UnknownTask(task),
     };

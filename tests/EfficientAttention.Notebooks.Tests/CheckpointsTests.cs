@@ -107,7 +107,7 @@ public class CheckpointsTests
         }
         Assert.Equal(CombinerVariant.All, CombinerRecipes.VariantsOf("pixels"));
         Assert.Contains("task = 'lra'", Assert.Throws<ArgumentException>(() => CombinerRecipes.VariantsOf("lra")).Message);
-        Assert.Equal(2 * 8 * 3 + 5 * 3 + 2 * 3, RecipeCatalog.Runs().Count(r => r.Recipe.Name.StartsWith("combiner-")));
+        Assert.Equal(2 * 8 * 3 + 6 * 3 + 2 * 3, RecipeCatalog.Runs().Count(r => r.Recipe.Name.StartsWith("combiner-")));
     }
 
     [Fact]
