@@ -96,7 +96,7 @@ public class CheckpointsTests
     }
 
     [Fact]
-    public void Combiner_tasks_train_full_attention_and_pair_combiner_fixed_with_its_mask_wherever_both_train()
+    public void Every_combiner_task_trains_full_attention_and_combiner_fixed_and_the_catalogue_holds_their_runs()
     {
         foreach (var task in CombinerRecipes.Tasks)
         {
