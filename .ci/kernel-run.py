@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """Executes notebooks through Jupyter's nbclient on the real .NET Interactive kernel (kernelspec `.net-csharp`).
 
-    kernel-run.py --output DIR [--quick] [--param Name=Value]... NOTEBOOK...
+    kernel-run.py --output DIR [--quick] [--offline] [--param Name=Value]... NOTEBOOK...
 
 Parameters are injected as papermill does: a new code cell tagged `injected-parameters`, right after the cell tagged
 `parameters`, redeclares each overridden C# variable with its declared type (`--quick` means `Quick=true`). A notebook
-fails on any error output, on standard-error text that reports an error, and on a chart that does not display as a
-chart (an object dump instead of plotly's HTML). Executed notebooks are written to DIR (temp file, then rename).
+fails on any error output, on standard-error text that reports an error, on a chart that does not display as a
+chart (an object dump instead of plotly's HTML), and on a chart that cannot draw without the internet: every chart
+output must carry the figure as `application/vnd.plotly.v1+json` (drawn natively, offline, by VS Code's and
+JupyterLab's renderers) and HTML whose plotly.js comes first from the Jupyter server's own copy (`kernel install` puts
+it into nbextensions/), the CDN only as a fallback. `--offline` first checks that the internet is unreachable (run it
+under `unshare -n` with loopback up, as .ci/run does) and stops if it is not. Executed notebooks are written to DIR
+(temp file, then rename).
 Needs Debian's python3-nbclient and the kernelspec (`dotnet run --project src/NotebookRunner -- kernel install`).
 """
-import argparse, json, os, re, sys, tempfile, time
+import argparse, json, os, re, socket, sys, tempfile, time
 
 import nbformat
 from nbclient import NotebookClient
@@ -40,6 +45,34 @@ def text(value):
     return "".join(value) if isinstance(value, list) else (value or "")
 
 
+LOCAL_PLOTLY = "nbextensions/efficient-attention/plotly-"
+CDN_PLOTLY = "https://cdn.plot.ly/plotly-"
+
+
+def offline_problem(data, html):
+    """Why a chart output could not draw without the internet (None: it can)."""
+    figure = data.get("application/vnd.plotly.v1+json")
+    if isinstance(figure, (str, list)):
+        try:
+            figure = json.loads(text(figure))
+        except ValueError:
+            return "its application/vnd.plotly.v1+json is not JSON"
+    if not isinstance(figure, dict) or not isinstance(figure.get("data"), list) or "layout" not in figure:
+        return "no application/vnd.plotly.v1+json figure (data and layout) for renderers that draw offline"
+    local, cdn = html.find(LOCAL_PLOTLY), html.find(CDN_PLOTLY)
+    if local < 0 or (0 <= cdn < local):
+        return "its HTML loads plotly.js from the internet first, not from the Jupyter server's nbextensions/"
+    return None
+
+
+def internet_reachable():
+    try:
+        socket.create_connection(("cdn.plot.ly", 443), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
 def problems(nb):
     """Error outputs, error text on stderr, charts that did not display as charts; and the number of charts."""
     found, charts = [], 0
@@ -58,6 +91,9 @@ def problems(nb):
                 html = text(output.get("data", {}).get("text/html"))
                 if "Plotly.newPlot" in html:
                     charts += 1
+                    why = offline_problem(output.get("data", {}), html)
+                    if why:
+                        found.append(f"cell {number}: a chart that cannot draw offline: {why}")
                 elif "GenericChart" in html or "GenericChart" in text(output.get("data", {}).get("text/plain")):
                     found.append(f"cell {number}: a chart displayed as an object dump, not as a chart")
     return found, charts
@@ -70,7 +106,10 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--param", action="append", default=[])
     parser.add_argument("--timeout", type=int, default=1800, help="seconds each cell may run")
+    parser.add_argument("--offline", action="store_true", help="check first that the internet is unreachable")
     args = parser.parse_args()
+    if args.offline and internet_reachable():
+        sys.exit("kernel-run: --offline, but cdn.plot.ly is reachable; run under `unshare -n` with loopback up")
     values = dict(p.split("=", 1) for p in args.param)
     if args.quick:
         values["Quick"] = "true"

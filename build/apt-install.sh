@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # apt-install.sh PACKAGE... — installs Debian/Ubuntu packages that are missing, waiting for the package manager's
 # lock when another apt/dpkg process holds it (up to APT_LOCK_WAIT seconds, default 600), and says what it did.
+# APT_REINSTALL=1 reinstalls them even where dpkg lists them (their files were removed or hidden).
 # Exit status: 0 when every package is installed afterwards, 1 otherwise (with the reason on stderr).
 set -uo pipefail
 missing=()
-for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+reinstall=()
+[ -n "${APT_REINSTALL:-}" ] && reinstall=(--reinstall)
+for p in "$@"; do
+  if [ -n "${APT_REINSTALL:-}" ]; then missing+=("$p"); continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
 if [ ${#missing[@]} -eq 0 ]; then echo "apt: already installed: $*"; exit 0; fi
 if ! command -v apt-get >/dev/null; then echo "apt: no apt-get on this machine; install by hand: ${missing[*]}" >&2; exit 1; fi
 sudo=""; [ "$(id -u)" -ne 0 ] && { command -v sudo >/dev/null && sudo="sudo -n" || { echo "apt: need root or sudo to install ${missing[*]}" >&2; exit 1; }; }
@@ -22,5 +28,5 @@ run() {   # runs apt-get, retrying while another process holds the lock
 }
 echo "apt: installing ${missing[*]}"
 run update -qq || { echo "apt: 'apt-get update' failed" >&2; exit 1; }
-run install -y -qq --no-install-recommends "${missing[@]}" || { echo "apt: could not install ${missing[*]}" >&2; exit 1; }
+run install -y -qq --no-install-recommends "${reinstall[@]}" "${missing[@]}" || { echo "apt: could not install ${missing[*]}" >&2; exit 1; }
 echo "apt: installed ${missing[*]}"

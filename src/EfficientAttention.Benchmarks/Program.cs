@@ -2,6 +2,7 @@ using System.CommandLine;
 using BenchmarkDotNet.Running;
 using EfficientAttention;
 using EfficientAttention.Benchmarks;
+using EfficientAttention.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -4,6 +4,8 @@ using NotebookRunner;
 using Spectre.Console;
 
 // The headless notebook runner: executes Polyglot (.NET Interactive) C# notebooks, writes executed copies and HTML handouts.
+// On Linux it runs with glibc's malloc on huge pages, as the benchmark suite and the installed kernel do (README, "timings").
+if (EfficientAttention.Shared.HugePages.Relaunch(args) is { } relaunched) return relaunched;
 var ui = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
 var stdout = Console.Out;
 var stderr = Console.Error;
@@ -42,6 +44,14 @@ run.SetAction(result =>
         if (settings.PngBrowser is null) stderr.WriteLine("warning: --png needs Chromium or Chrome on PATH (e.g. apt-get install chromium); charts stay HTML only");
     }
     Directory.CreateDirectory(settings.OutputDirectory);
+
+    // What the notebooks load by path (#r "…/bin/Release/net10.0/X.dll") is built first, with one line saying so.
+    var missing = files.SelectMany(f => { try { return References.Missing(Notebook.Load(f), f); } catch (NotebookFormatException) { return []; } }).ToList();
+    foreach (var error in References.Build(missing, stdout.WriteLine))
+    {
+        stderr.WriteLine($"error: {error}");
+        return 1;
+    }
 
     var reports = new List<NotebookReport>();
     var clock = Stopwatch.StartNew();

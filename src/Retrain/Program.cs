@@ -1,20 +1,26 @@
+using System.Diagnostics;
 using EfficientAttention;
 using EfficientAttention.Notebooks;
 
 // dotnet run -c Release --project src/Retrain -- [--missing] [--threads N] [--list] RUN…
 //   RUN: a run name (reuse-vit-baseline-s0), a recipe and variant for seeds 0–2 (reuse-vit-k2), a recipe (reuse-vit:
 //   every variant, seeds 0–2) or "all". --missing skips runs that already have a record. Progress goes to standard output.
+//   Each run trains in a process of its own (this program with --in-process and the run's name); a run whose process
+//   dies (a native crash, an exception) is retried once, and the summary says which runs were retried and how they ended.
 var runs = new List<(Recipe Recipe, long Seed)>();
-bool missingOnly = false, listOnly = false;
+bool missingOnly = false, listOnly = false, inProcess = false;
+string? threads = null;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--missing": missingOnly = true; break;
         case "--list": listOnly = true; break;
+        case "--in-process": inProcess = true; break;
         case "--threads":
+            threads = args[++i];
             TorchRuntime.EnsureLoaded();
-            TorchSharp.torch.set_num_threads(int.Parse(args[++i]));
+            TorchSharp.torch.set_num_threads(int.Parse(threads));
             break;
         default:
             var matched = RecipeCatalog.Resolve(args[i]);
@@ -41,10 +47,41 @@ if (listOnly)
     Console.WriteLine($"recorded training time of the listed runs: {total / 3600:F2} h (single thread)");
     return 0;
 }
+if (inProcess)
+{
+    foreach (var (recipe, seed) in runs)
+    {
+        var trained = recipe.Train(seed, LineProgress.Console);
+        Console.WriteLine($"DONE {trained.Manifest.Name}: {trained.Manifest.Metric} {trained.Manifest.Value:F4} in {trained.Manifest.WallSeconds:F0} s");
+        trained.Model.Dispose();
+    }
+    return 0;
+}
+
+var retried = new List<string>();
+var failed = new List<string>();
 foreach (var (recipe, seed) in runs)
 {
-    var trained = recipe.Train(seed, LineProgress.Console);
-    Console.WriteLine($"DONE {trained.Manifest.Name}: {trained.Manifest.Metric} {trained.Manifest.Value:F4} in {trained.Manifest.WallSeconds:F0} s");
-    trained.Model.Dispose();
+    var name = recipe.RunName(seed);
+    int exit = TrainInItsOwnProcess(name);
+    if (exit == 0) continue;
+    Console.WriteLine($"RETRY {name}: its process died with exit code {exit}; training it again, once");
+    exit = TrainInItsOwnProcess(name);
+    retried.Add($"{name} ({(exit == 0 ? "ok on the second try" : $"died again, exit code {exit}")})");
+    if (exit != 0) failed.Add(name);
 }
-return 0;
+Console.WriteLine($"retrain: {runs.Count} run(s), {runs.Count - failed.Count} trained, {retried.Count} retried{(retried.Count > 0 ? ": " + string.Join(", ", retried) : "")}, {failed.Count} failed");
+return failed.Count == 0 ? 0 : 1;
+
+// This program again with --in-process for one run; its output goes straight to this console.
+int TrainInItsOwnProcess(string name)
+{
+    var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+    if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
+    start.ArgumentList.Add("--in-process");
+    if (threads is not null) { start.ArgumentList.Add("--threads"); start.ArgumentList.Add(threads); }
+    start.ArgumentList.Add(name);
+    using var child = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Environment.ProcessPath}");
+    child.WaitForExit();
+    return child.ExitCode;
+}

@@ -73,6 +73,7 @@ public class CheckpointsTests
     [Fact]
     public void Every_shipped_checkpoint_reproduces_its_recorded_metric()
     {
+        EfficientAttention.Tests.Shared.DatasetSetup.FashionMnistDirectory();              // the ViT and pixel checkpoints read the real test split
         foreach (var (recipe, seed) in RecipeCatalog.Runs().Where(r => r.Recipe.KeepWeights && Checkpoints.Exists(r.Recipe.RunName(r.Seed))))
         {
             var loaded = recipe.Load(seed);
@@ -113,6 +114,7 @@ public class CheckpointsTests
     [Fact]
     public void Every_recipe_builds_a_model_that_reads_its_data()
     {
+        EfficientAttention.Tests.Shared.DatasetSetup.FashionMnistDirectory();
         foreach (var recipe in RecipeCatalog.Recipes())
         {
             var data = recipe.Data();

@@ -17,6 +17,29 @@ public class KernelSpecTests
     }
 
     [Fact]
+    public void On_linux_the_kernel_runs_with_huge_pages_as_the_suite_and_the_runner_do()
+    {
+        var tool = KernelSpec.ToolExecutable(Path.GetTempPath());
+        Assert.Equal("glibc.malloc.hugetlb=1", KernelSpec.KernelJson(tool, linux: true)["env"]!["GLIBC_TUNABLES"]!.GetValue<string>());
+        Assert.Null(KernelSpec.KernelJson(tool, linux: false)["env"]);                        // a glibc setting: Linux only
+    }
+
+    [Fact]
+    public void The_charts_ask_for_plotly_where_kernel_install_puts_it()
+    {
+        // The notebook support is built beside these tests but not referenced (the runner loads it as notebooks do).
+        var context = new System.Runtime.Loader.AssemblyLoadContext("probe", isCollectible: true);
+        try
+        {
+            var support = context.LoadFromAssemblyPath(Path.Combine(RunnerHarness.SupportDirectory, "EfficientAttention.Notebooks.dll"));
+            var chartDisplay = support.GetType("EfficientAttention.Notebooks.ChartDisplay", throwOnError: true)!;
+            Assert.Equal(KernelSpec.PlotlyScript, chartDisplay.GetField("LocalScript")!.GetRawConstantValue());
+            Assert.EndsWith($"plotly-{chartDisplay.GetField("PlotlyVersion")!.GetRawConstantValue()}.min.js", KernelSpec.PlotlyScript);
+        }
+        finally { context.Unload(); }
+    }
+
+    [Fact]
     public void Notebooks_ask_for_the_kernelspec_that_is_installed()
     {
         foreach (var file in Directory.GetFiles(Path.Combine(RunnerHarness.RepoRoot, "notebooks"), "*.ipynb"))
@@ -38,6 +61,9 @@ public class KernelSpecTests
             Assert.Equal(KernelSpec.ToolExecutable(tools), spec["argv"]![0]!.GetValue<string>());
             Assert.True(File.Exists(KernelSpec.ToolExecutable(tools)));
             Assert.True(File.Exists(Path.Combine(folder, "logo-64x64.png")));
+            var plotly = File.ReadAllText(Path.Combine(data, KernelSpec.PlotlyScript));                      // charts draw offline
+            Assert.True(plotly.Length > 1_000_000 && plotly.Contains("plotly.js v2.28.0", StringComparison.Ordinal), $"{plotly.Length} characters");
+            Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(Path.Combine(data, KernelSpec.PlotlyScript))!, "*.tmp"));
             Assert.DoesNotContain(Directory.GetDirectories(Path.Combine(data, "kernels")), d => d.Contains(".new-", StringComparison.Ordinal));   // nothing half-written
         }
         finally { Directory.Delete(data, recursive: true); }

@@ -169,6 +169,26 @@ public class RunnerTests
     }
 
     [Fact]
+    public void A_notebook_whose_reference_is_not_built_yet_gets_it_built_with_one_line_saying_so()
+    {
+        var root = Directory.CreateTempSubdirectory("runner-unbuilt").FullName;
+        try
+        {
+            var lib = Directory.CreateDirectory(Path.Combine(root, "lib")).FullName;
+            File.WriteAllText(Path.Combine(lib, "Lib.csproj"), "<Project Sdk=\"Microsoft.NET.Sdk\"><PropertyGroup><TargetFramework>net10.0</TargetFramework></PropertyGroup></Project>");
+            File.WriteAllText(Path.Combine(lib, "Hello.cs"), "public static class Hello { public static string Hi() => \"hi from a fresh build\"; }");
+            var notebooks = Directory.CreateDirectory(Path.Combine(root, "notebooks")).FullName;
+            var path = WriteIn(notebooks, "fresh.ipynb", ("code", "#r \"../lib/bin/Release/net10.0/Lib.dll\""), ("code", "Hello.Hi()"));
+            var result = Run(path);
+            Assert.Equal(0, result.ExitCode);
+            Assert.Single(result.Output.Split('\n'), l => l.Contains("is not built", StringComparison.Ordinal) && l.Contains("dotnet build", StringComparison.Ordinal) && l.Contains("-c Release", StringComparison.Ordinal));
+            Assert.DoesNotContain("CS0006", result.Output);
+            Assert.Contains("hi from a fresh build", Text(Outputs(CodeCells(result.Executed("fresh.ipynb"))[1]).Single()["data"]!["text/plain"]));
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
     public void The_library_loads_by_relative_path_and_nuget_packages_restore_through_the_kernel()
     {
         var dir = Directory.CreateDirectory(Path.Combine(RepoRoot, "notebooks", "obj-test-" + Guid.NewGuid().ToString("N")[..6])).FullName;

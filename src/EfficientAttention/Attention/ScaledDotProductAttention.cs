@@ -64,7 +64,7 @@ public sealed class ScaledDotProductAttention : IAttention
         var allowed = mask.ToDense(batch, heads, lq, lk, q.device)!;                    // broadcastable (B, H, Lq, Lk)
         var anyKey = allowed.any(-1, keepdim: true);                                    // (·, ·, Lq, 1)
         var output = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: allowed.logical_or(anyKey.logical_not()));
-        return output.masked_fill(anyKey.logical_not(), 0).MoveToOuterDisposeScope();
+        return output.masked_fill(anyKey.logical_not(), Scalars.Zero).MoveToOuterDisposeScope();
     }
 
     /// <summary>Validates (B, H, Lq, d), (B, H, Lk, d), (B, H, Lk, dᵥ), one dtype and device; returns (B, H, Lq, Lk).</summary>

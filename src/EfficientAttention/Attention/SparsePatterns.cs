@@ -20,7 +20,7 @@ public static class SparsePatterns
             throw new ArgumentOutOfRangeException(nameof(summary), summary, $"summary c = {summary}; expected 1 ≤ c ≤ stride = {stride}.");
         using var scope = NewDisposeScope();
         var (i, j) = Grid(queryLength, keyLength, device);
-        return SameBlock(i, j, stride).logical_or(j.remainder(stride).ge(stride - summary)).MoveToOuterDisposeScope();
+        return SameBlock(i, j, stride).logical_or(j.remainder(Scalars.Of(stride)).ge(Scalars.Of(stride - summary))).MoveToOuterDisposeScope();
     }
 
     /// <summary>Sparse Transformer, strided: |i − j| &lt; s or (i − j) mod s = 0.</summary>
@@ -30,7 +30,7 @@ public static class SparsePatterns
         using var scope = NewDisposeScope();
         var (i, j) = Grid(queryLength, keyLength, device);
         var offset = i - j;
-        return offset.abs().lt(stride).logical_or(offset.remainder(stride).eq(0)).MoveToOuterDisposeScope();
+        return offset.abs().lt(Scalars.Of(stride)).logical_or(offset.remainder(Scalars.Of(stride)).eq(Scalars.Zero)).MoveToOuterDisposeScope();
     }
 
     /// <summary>LogSparse Transformer (Li et al., 2019): j in i's block of <paramref name="blockSize"/>, or |i − j| a power of two.</summary>
@@ -40,7 +40,7 @@ public static class SparsePatterns
         using var scope = NewDisposeScope();
         var (i, j) = Grid(queryLength, keyLength, device);
         var distance = (i - j).abs();
-        var powerOfTwo = distance.gt(0).logical_and(distance.bitwise_and(distance - 1).eq(0));
+        var powerOfTwo = distance.gt(Scalars.Zero).logical_and(distance.bitwise_and(distance.sub(Scalars.One)).eq(Scalars.Zero));
         return SameBlock(i, j, blockSize).logical_or(powerOfTwo).MoveToOuterDisposeScope();
     }
 
@@ -50,7 +50,7 @@ public static class SparsePatterns
         Positive(rowLength, nameof(rowLength));
         using var scope = NewDisposeScope();
         var (i, j) = Grid(queryLength, keyLength, device);
-        return SameBlock(i, j, rowLength).logical_or(i.remainder(rowLength).eq(j.remainder(rowLength))).MoveToOuterDisposeScope();
+        return SameBlock(i, j, rowLength).logical_or(i.remainder(Scalars.Of(rowLength)).eq(j.remainder(Scalars.Of(rowLength)))).MoveToOuterDisposeScope();
     }
 
     /// <summary>Sliding window: |i − j| ≤ w.</summary>
@@ -59,7 +59,7 @@ public static class SparsePatterns
         Positive(window, nameof(window), allowZero: true);
         using var scope = NewDisposeScope();
         var (i, j) = Grid(queryLength, keyLength, device);
-        return (i - j).abs().le(window).MoveToOuterDisposeScope();
+        return (i - j).abs().le(Scalars.Of(window)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Longformer: a sliding window plus g global tokens (the first g queries see everything, every query sees them).</summary>
@@ -68,14 +68,14 @@ public static class SparsePatterns
         Positive(global, nameof(global), allowZero: true);
         using var scope = NewDisposeScope();
         var (i, j) = Grid(queryLength, keyLength, device);
-        return Window(queryLength, keyLength, window, device).logical_or(i.lt(global)).logical_or(j.lt(global)).MoveToOuterDisposeScope();
+        return Window(queryLength, keyLength, window, device).logical_or(i.lt(Scalars.Of(global))).logical_or(j.lt(Scalars.Of(global))).MoveToOuterDisposeScope();
     }
 
     private static Tensor SameBlock(Tensor i, Tensor j, int size)
-        => i.div(size, rounding_mode: RoundingMode.floor).eq(j.div(size, rounding_mode: RoundingMode.floor));
+        => i.div(Scalars.Of(size), rounding_mode: RoundingMode.floor).eq(j.div(Scalars.Of(size), rounding_mode: RoundingMode.floor));
 
     private static (Tensor I, Tensor J) Grid(long lq, long lk, Device? device)
-        => (arange(lq, ScalarType.Int64, device ?? CPU).view(lq, 1), arange(lk, ScalarType.Int64, device ?? CPU).view(1, lk));
+        => (Scalars.Arange(lq, device ?? CPU).view(lq, 1), Scalars.Arange(lk, device ?? CPU).view(1, lk));
 
     internal static void Positive(int value, string name, bool allowZero = false)
     {

@@ -119,13 +119,13 @@ public static class Combiner
         var realBlocks = real?.view(b, 1, n, s);
         var local = Local(qb, kb, causal, realBlocks);                            // (B, H, n, s, s)
         var (summaryKey, summaryValue, nonEmpty) = PooledSummaries(qb, kb, vb, realBlocks);   // (B, H, n, d), (B, H, n, dᵥ), (B, 1, n)
-        var block = arange(l, ScalarType.Int64, q.device).div(s, rounding_mode: RoundingMode.floor).view(l, 1);
-        var region = arange(n, ScalarType.Int64, q.device).view(1, n);
+        var block = Scalars.Arange(l, q.device).div(Scalars.Of(s), rounding_mode: RoundingMode.floor).view(l, 1);
+        var region = Scalars.Arange(n, q.device).view(1, n);
         var allowed = causal ? region.lt(block) : region.ne(block);              // (L, n)
         if (nonEmpty is not null) allowed = allowed.logical_and(nonEmpty.unsqueeze(2));   // (B, 1, L, n)
-        var global = q.matmul(summaryKey.transpose(-2, -1)).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        var global = q.matmul(summaryKey.transpose(-2, -1)).masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var (pl, pg) = Joint(real is not null, local.reshape(b, h, l, s), global);
-        return pl.view(b, h, n, s, s).matmul(vb).view(b, h, l, -1) + pg.matmul(summaryValue);
+        return pl.view(b, h, n, s, s).matmul(vb).view(b, h, l, -1).add(pg.matmul(summaryValue), Scalars.One);
     }
 
     /// <summary>
@@ -157,9 +157,9 @@ public static class Combiner
         var summaryValue = cat(values, 2).index_select(2, idx).view(b, h, n, levels, -1);  // (B, H, n, T, dᵥ)
         var mask = tensor(allowed).view(n, 1, levels).to(q.device);                         // (n, 1, T)
         if (real is not null) mask = mask.logical_and(cat(nonEmpty, 2).index_select(2, idx).view(b, 1, n, 1, levels));
-        var global = qb.matmul(summaryKey.transpose(-2, -1)).masked_fill(mask.logical_not(), double.NegativeInfinity);   // (B, H, n, s, T)
+        var global = qb.matmul(summaryKey.transpose(-2, -1)).masked_fill(mask.logical_not(), Scalars.NegativeInfinity);   // (B, H, n, s, T)
         var (pl, pg) = Joint(real is not null, local, global);
-        return (pl.matmul(vb) + pg.matmul(summaryValue)).view(b, h, l, -1);
+        return pl.matmul(vb).add(pg.matmul(summaryValue), Scalars.One).view(b, h, l, -1);
     }
 
     /// <summary>For block β and level ℓ: the index of its region's summary among the concatenated levels, and whether it is allowed.</summary>
@@ -186,7 +186,7 @@ public static class Combiner
         long n = l / s;
         var (qb, kb, vb) = (Blocks(q, s), Blocks(k, s), Blocks(v, s));             // rows: (B, H, n, s, ·)
         var rowScores = qb.matmul(kb.transpose(-2, -1));                         // (B, H, n, s, s)
-        var local = causal ? rowScores.masked_fill(Upper(s, q.device), double.NegativeInfinity) : rowScores;
+        var local = causal ? rowScores.masked_fill(Upper(s, q.device), Scalars.NegativeInfinity) : rowScores;
         Tensor rowWeights;                                                       // position (a′, b) over its whole row a′
         Tensor? nonEmpty = null;
         if (real is null) rowWeights = rowScores.softmax(-1);
@@ -194,10 +194,10 @@ public static class Combiner
         {
             var realRows = real.view(b, 1, n, s);
             var keyMask = realRows.unsqueeze(3).logical_not();                   // (B, 1, n, 1, s): padded keys
-            local = local.masked_fill(keyMask, double.NegativeInfinity);
+            local = local.masked_fill(keyMask, Scalars.NegativeInfinity);
             var (pooledQuery, _) = MaskedMax(qb, realRows);                      // (B, H, n, 1, d)
             var anchor = where(realRows.unsqueeze(-1), qb, pooledQuery);         // a padded anchor falls back to the pooled query
-            rowWeights = SafeSoftmax(anchor.matmul(kb.transpose(-2, -1)).masked_fill(keyMask, double.NegativeInfinity));
+            rowWeights = SafeSoftmax(anchor.matmul(kb.transpose(-2, -1)).masked_fill(keyMask, Scalars.NegativeInfinity));
             nonEmpty = realRows.any(-1);                                         // (B, 1, n)
         }
         var summaryKey = rowWeights.matmul(kb).transpose(2, 3);                  // (B, H, s, n, d): column b, row a′
@@ -205,10 +205,10 @@ public static class Combiner
         var reach = OtherRows(n, causal, q.device);                              // (n[a], n[a′])
         if (nonEmpty is not null) reach = reach.logical_and(nonEmpty.view(b, 1, 1, 1, n));
         var global = qb.transpose(2, 3).matmul(summaryKey.transpose(-2, -1))     // (B, H, s, n[a], n[a′])
-                       .masked_fill(reach.logical_not(), double.NegativeInfinity);
+                       .masked_fill(reach.logical_not(), Scalars.NegativeInfinity);
         var (pl, pg) = Joint(real is not null, local.reshape(b, h, l, s), global.transpose(2, 3).reshape(b, h, l, n));
         var fromRows = pg.view(b, h, n, s, n).transpose(2, 3).matmul(summaryValue).transpose(2, 3);   // (B, H, n, s, dᵥ)
-        return (pl.view(b, h, n, s, s).matmul(vb) + fromRows).reshape(b, h, l, -1);
+        return pl.view(b, h, n, s, s).matmul(vb).add(fromRows, Scalars.One).reshape(b, h, l, -1);
     }
 
     private static Tensor Mixture(Tensor q, Tensor k, Tensor v, int s, bool causal, Tensor? real)
@@ -222,24 +222,24 @@ public static class Combiner
         var otherRows = OtherRows(n, causal, q.device);                          // (n[a], n[a′])
         Tensor ByColumn(Tensor rows) => rows.transpose(2, 3).unsqueeze(3);       // (B, 1, n[a′], s[b]) → (B, 1, s[b], 1, n[a′])
         var columnAllowed = realRows is null ? otherRows : otherRows.logical_and(ByColumn(realRows));
-        var column = qc.matmul(kc.transpose(-2, -1)).masked_fill(columnAllowed.logical_not(), double.NegativeInfinity);  // (B, H, s, n, n)
+        var column = qc.matmul(kc.transpose(-2, -1)).masked_fill(columnAllowed.logical_not(), Scalars.NegativeInfinity);  // (B, H, s, n, n)
 
         var (leftKey, leftValue, leftNonEmpty) = PrefixSummaries(qb, kb, vb, realRows, reverse: false);  // (B, H, n, s, ·): row a′, cut at column b
         var (rightKey, rightValue, rightNonEmpty) = PrefixSummaries(qb, kb, vb, realRows, reverse: true);
-        var column_ = arange(s, ScalarType.Int64, q.device).view(s, 1, 1);
-        var leftAllowed = otherRows.logical_and(column_.ne(0));
-        var rightAllowed = otherRows.logical_and(column_.ne(s - 1));
+        var column_ = Scalars.Arange(s, q.device).view(s, 1, 1);
+        var leftAllowed = otherRows.logical_and(column_.ne(Scalars.Zero));
+        var rightAllowed = otherRows.logical_and(column_.ne(Scalars.Of(s - 1)));
         if (leftNonEmpty is not null) (leftAllowed, rightAllowed) = (leftAllowed.logical_and(ByColumn(leftNonEmpty)), rightAllowed.logical_and(ByColumn(rightNonEmpty!)));
-        var left = qc.matmul(leftKey.transpose(2, 3).transpose(-2, -1)).masked_fill(leftAllowed.logical_not(), double.NegativeInfinity);    // (B, H, s, n, n)
-        var right = qc.matmul(rightKey.transpose(2, 3).transpose(-2, -1)).masked_fill(rightAllowed.logical_not(), double.NegativeInfinity);
+        var left = qc.matmul(leftKey.transpose(2, 3).transpose(-2, -1)).masked_fill(leftAllowed.logical_not(), Scalars.NegativeInfinity);    // (B, H, s, n, n)
+        var right = qc.matmul(rightKey.transpose(2, 3).transpose(-2, -1)).masked_fill(rightAllowed.logical_not(), Scalars.NegativeInfinity);
 
         Tensor RowMajor(Tensor columnMajor) => columnMajor.transpose(2, 3).reshape(b, h, l, n);
         var parts = JointSoftmax(real is not null, row.reshape(b, h, l, s), RowMajor(column), RowMajor(left), RowMajor(right));
         Tensor ColumnMajor(Tensor p) => p.view(b, h, n, s, n).transpose(2, 3);    // (B, H, s, n[a], n[a′])
         var fromColumns = ColumnMajor(parts[1]).matmul(vc)
-                        + ColumnMajor(parts[2]).matmul(leftValue.transpose(2, 3))
-                        + ColumnMajor(parts[3]).matmul(rightValue.transpose(2, 3));   // (B, H, s, n, dᵥ)
-        return (parts[0].view(b, h, n, s, s).matmul(vb) + fromColumns.transpose(2, 3)).reshape(b, h, l, -1);
+                        .add(ColumnMajor(parts[2]).matmul(leftValue.transpose(2, 3)), Scalars.One)
+                        .add(ColumnMajor(parts[3]).matmul(rightValue.transpose(2, 3)), Scalars.One);   // (B, H, s, n, dᵥ)
+        return parts[0].view(b, h, n, s, s).matmul(vb).add(fromColumns.transpose(2, 3), Scalars.One).reshape(b, h, l, -1);
     }
 
     /// <summary>(B, H, L, e) → (B, H, L/size, size, e).</summary>
@@ -249,8 +249,8 @@ public static class Combiner
     private static Tensor Local(Tensor qb, Tensor kb, bool causal, Tensor? realBlocks)
     {
         var scores = qb.matmul(kb.transpose(-2, -1));
-        if (causal) scores = scores.masked_fill(Upper(qb.shape[3], qb.device), double.NegativeInfinity);
-        return realBlocks is null ? scores : scores.masked_fill(realBlocks.unsqueeze(3).logical_not(), double.NegativeInfinity);
+        if (causal) scores = scores.masked_fill(Upper(qb.shape[3], qb.device), Scalars.NegativeInfinity);
+        return realBlocks is null ? scores : scores.masked_fill(realBlocks.unsqueeze(3).logical_not(), Scalars.NegativeInfinity);
     }
 
     private static Tensor Upper(long s, Device device) => ones(s, s, ScalarType.Bool, device).triu(1);
@@ -258,8 +258,8 @@ public static class Combiner
     /// <summary>Which rows a′ a query in row a reaches through summaries: a′ &lt; a (causal) or a′ ≠ a.</summary>
     private static Tensor OtherRows(long n, bool causal, Device device)
     {
-        var a = arange(n, ScalarType.Int64, device).view(n, 1);
-        var other = arange(n, ScalarType.Int64, device).view(1, n);
+        var a = Scalars.Arange(n, device).view(n, 1);
+        var other = Scalars.Arange(n, device).view(1, n);
         return causal ? other.lt(a) : other.ne(a);
     }
 
@@ -267,8 +267,8 @@ public static class Combiner
     private static (Tensor Max, Tensor NonEmpty) MaskedMax(Tensor xb, Tensor realBlocks)
     {
         var nonEmpty = realBlocks.any(-1);
-        var max = xb.masked_fill(realBlocks.unsqueeze(-1).logical_not(), double.NegativeInfinity).amax(new long[] { 3 }, keepdim: true);
-        return (max.masked_fill(nonEmpty.view(nonEmpty.shape[0], 1, nonEmpty.shape[2], 1, 1).logical_not(), 0), nonEmpty);
+        var max = xb.masked_fill(realBlocks.unsqueeze(-1).logical_not(), Scalars.NegativeInfinity).amax(new long[] { 3 }, keepdim: true);
+        return (max.masked_fill(nonEmpty.view(nonEmpty.shape[0], 1, nonEmpty.shape[2], 1, 1).logical_not(), Scalars.Zero), nonEmpty);
     }
 
     /// <summary>
@@ -285,7 +285,7 @@ public static class Combiner
         }
         var (query, nonEmpty) = MaskedMax(qb, realBlocks);
         var (key, _) = MaskedMax(kb, realBlocks);
-        var masked = query.matmul(kb.transpose(-2, -1)).masked_fill(realBlocks.unsqueeze(3).logical_not(), double.NegativeInfinity);
+        var masked = query.matmul(kb.transpose(-2, -1)).masked_fill(realBlocks.unsqueeze(3).logical_not(), Scalars.NegativeInfinity);
         return (key.squeeze(3), SafeSoftmax(masked).matmul(vb).squeeze(3), nonEmpty);
     }
 
@@ -308,13 +308,13 @@ public static class Combiner
         else
         {
             var isReal = realRows.unsqueeze(-1);                                         // (B, 1, n, s, 1)
-            nonEmpty = Exclusive(realRows.to(ScalarType.Int32).cumsum(3).unsqueeze(-1), 0).squeeze(-1).gt(0);   // (B, 1, n, s)
+            nonEmpty = Exclusive(realRows.to(ScalarType.Int32).cumsum(3).unsqueeze(-1), 0).squeeze(-1).gt(Scalars.Zero);   // (B, 1, n, s)
             var hollow = nonEmpty.unsqueeze(-1).logical_not();
-            Tensor Pooled(Tensor x) => Exclusive(x.masked_fill(isReal.logical_not(), double.NegativeInfinity).cummax(3).values, 0).masked_fill(hollow, 0);
+            Tensor Pooled(Tensor x) => Exclusive(x.masked_fill(isReal.logical_not(), Scalars.NegativeInfinity).cummax(3).values, 0).masked_fill(hollow, Scalars.Zero);
             (pooledQuery, pooledKey) = (Pooled(qb), Pooled(kb));
             allowed = before.logical_and(realRows.unsqueeze(3));                          // (B, 1, n, s[b], s[b′])
         }
-        var scores = pooledQuery.matmul(kb.transpose(-2, -1)).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        var scores = pooledQuery.matmul(kb.transpose(-2, -1)).masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var value = SafeSoftmax(scores).matmul(vb);                                       // an empty region: zeros
         return reverse ? (pooledKey.flip(3), value.flip(3), nonEmpty?.flip(3)) : (pooledKey, value, nonEmpty);
     }
@@ -340,7 +340,7 @@ public static class Combiner
     /// <summary>Softmax over the last axis with all −∞ rows giving zeros, without reading anything back to the host.</summary>
     private static Tensor SafeSoftmax(Tensor scores)
     {
-        var dead = scores.amax(new long[] { -1 }, keepdim: true).eq(double.NegativeInfinity);
-        return scores.masked_fill(dead, 0).softmax(-1).masked_fill(dead, 0);
+        var dead = scores.amax(new long[] { -1 }, keepdim: true).eq(Scalars.NegativeInfinity);
+        return scores.masked_fill(dead, Scalars.Zero).softmax(-1).masked_fill(dead, Scalars.Zero);
     }
 }

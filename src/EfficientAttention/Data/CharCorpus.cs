@@ -57,9 +57,9 @@ public sealed class CharCorpus
         long count = (split.shape[0] - 1 - length) / step + 1;
         if (count < 1) throw new ArgumentException($"split has {split.shape[0]} characters; a window of {length} needs ≥ {length + 1}.", nameof(split));
         using var scope = NewDisposeScope();
-        var starts = arange(0, count * step, step, dtype: ScalarType.Int64).unsqueeze(1) + arange(length, dtype: ScalarType.Int64); // (N, L)
+        var starts = arange(Scalars.Zero, Scalars.Of(count * step), Scalars.Of(step), dtype: ScalarType.Int64).unsqueeze(1).add(Scalars.Arange(length, CPU), Scalars.One); // (N, L)
         var inputs = split.index_select(0, starts.flatten()).view(count, length);
-        var targets = split.index_select(0, (starts + 1).flatten()).view(count, length);
+        var targets = split.index_select(0, starts.add(Scalars.One, Scalars.One).flatten()).view(count, length);
         return new TensorDataset(inputs.MoveToOuterDisposeScope(), targets.MoveToOuterDisposeScope());
     }
 
@@ -79,12 +79,12 @@ public sealed class CharCorpus
         using var scope = NewDisposeScope();
         var generator = new Generator((ulong)seed);
         var text = windows.Inputs;                                                    // (N, L): the characters themselves
-        var chosen = rand(text.shape, generator: generator).lt(rate);
+        var chosen = rand(text.shape, generator: generator).lt(Scalars.Of(rate));
         var action = rand(text.shape, generator: generator);                          // < 0.8 mask, < 0.9 random, else keep
         var random = randint(0, vocabularySize, text.shape, generator: generator, dtype: ScalarType.Int64);
-        var inputs = text.where(chosen.logical_not(), full_like(text, vocabularySize));
-        inputs = inputs.where(chosen.logical_not().logical_or(action.lt(0.8)), random.where(action.lt(0.9), text));
-        var targets = text.where(chosen, full_like(text, IDataset.IgnoreIndex));
+        var inputs = text.where(chosen.logical_not(), full_like(text, Scalars.Of(vocabularySize)));
+        inputs = inputs.where(chosen.logical_not().logical_or(action.lt(Scalars.Of(0.8))), random.where(action.lt(Scalars.Of(0.9)), text));
+        var targets = text.where(chosen, full_like(text, Scalars.Of(IDataset.IgnoreIndex)));
         return new TensorDataset(inputs.MoveToOuterDisposeScope(), targets.MoveToOuterDisposeScope());
     }
 }

@@ -135,7 +135,7 @@ public static class ImageViews
     public static TensorDataset Classification(ImageSet set)
     {
         using var scope = NewDisposeScope();
-        var x = set.Images.to(ScalarType.Float32).div(255).unsqueeze(1);              // (N, 1, H, W)
+        var x = set.Images.to(ScalarType.Float32).div(Scalars.Of(255)).unsqueeze(1);              // (N, 1, H, W)
         return new TensorDataset(x.MoveToOuterDisposeScope(), set.Labels);
     }
 
@@ -154,8 +154,8 @@ public static class ImageViews
         using var scope = NewDisposeScope();
         var x = set.Images.to(ScalarType.Float32).unsqueeze(1);                       // (N, 1, H, W), values 0…255
         if (downsample > 1) x = nn.functional.avg_pool2d(x, downsample);
-        var pixels = (x * levels / 256).floor().clamp(0, levels - 1).to(ScalarType.Int64).flatten(1);   // (N, L)
-        var start = full(new long[] { pixels.shape[0], 1 }, levels, ScalarType.Int64);
+        var pixels = x.mul(Scalars.Of(levels)).div(Scalars.Of(256)).floor().clamp(Scalars.Zero, Scalars.Of(levels - 1)).to(ScalarType.Int64).flatten(1);   // (N, L)
+        var start = full(new long[] { pixels.shape[0], 1 }, Scalars.Of(levels), ScalarType.Int64);
         var inputs = cat([start, pixels[.., ..^1]], 1);                               // (N, L): shifted right
         return new TensorDataset(inputs.MoveToOuterDisposeScope(), pixels.MoveToOuterDisposeScope());
     }

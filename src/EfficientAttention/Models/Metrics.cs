@@ -52,7 +52,7 @@ public static class Metrics
         using var scope = NewDisposeScope();
         var flatLogits = logits.reshape(-1, logits.shape[^1]);
         var flatTargets = targets.reshape(-1);
-        var counted = flatTargets.ne(IDataset.IgnoreIndex);
+        var counted = flatTargets.ne(Scalars.Of(IDataset.IgnoreIndex));
         double loss = nn.functional.cross_entropy(flatLogits, flatTargets, ignore_index: IDataset.IgnoreIndex, reduction: nn.Reduction.Sum).to(ScalarType.Float64).item<double>();
         long correct = flatLogits.argmax(-1).eq(flatTargets).logical_and(counted).sum().item<long>();
         return (loss, correct, counted.sum().item<long>());

@@ -70,7 +70,7 @@ public abstract class LanguageModel : TransformerModel
     protected override void CheckValues(Tensor tokens) => CheckTokenRange(tokens, VocabularySize);
 
     protected override (Tensor X, AttentionMask? Mask) Embed(Tensor tokens)
-        => (dropout.call(embedding.call(tokens) + positions[..(int)tokens.shape[1]]), Mask);
+        => (dropout.call(embedding.call(tokens).add(positions[..(int)tokens.shape[1]], Scalars.One)), Mask);
 
     protected override Tensor ReadOut(Tensor hidden, AttentionMask? mask) => hidden.matmul(embedding.weight!.t());   // (B, L, V), tied
 }
@@ -151,14 +151,14 @@ public sealed class EncoderClassifier : TransformerModel
     protected override (Tensor X, AttentionMask? Mask) Embed(Tensor tokens)
     {
         long batch = tokens.shape[0];
-        var real = tokens.ne(PadToken);                                              // (B, L)
+        var real = tokens.ne(Scalars.Of(PadToken));                                              // (B, L)
         var x = embedding.call(tokens);                                               // (B, L, D)
         if (Pooling == Pooling.Cls)
         {
             x = cat([cls.expand(batch, 1, Config.ModelDim), x], 1);                  // (B, 1 + L, D)
             real = cat([ones(batch, 1, ScalarType.Bool, tokens.device), real], 1);
         }
-        return (dropout.call(x + positions[..(int)x.shape[1]]), new AttentionMask { KeyPadding = real });
+        return (dropout.call(x.add(positions[..(int)x.shape[1]], Scalars.One)), new AttentionMask { KeyPadding = real });
     }
 
     protected override Tensor ReadOut(Tensor hidden, AttentionMask? mask)
@@ -166,7 +166,7 @@ public sealed class EncoderClassifier : TransformerModel
         var real = mask!.KeyPadding!;
         var pooled = Pooling == Pooling.Cls
             ? hidden[.., 0]                                                           // (B, D)
-            : (hidden * real.unsqueeze(-1)).sum(1) / real.sum(1, keepdim: true).clamp_min(1); // masked mean (B, D)
+            : (hidden * real.unsqueeze(-1)).sum(1) / real.sum(1, keepdim: true).clamp_min(Scalars.One); // masked mean (B, D)
         return head.call(pooled);
     }
 
@@ -227,7 +227,7 @@ public sealed class VisionTransformer : TransformerModel
     {
         var x = patches.call(images).flatten(2).transpose(1, 2);                       // (B, N, D), raster order of patches
         x = cat([cls.expand(images.shape[0], 1, Config.ModelDim), x], 1);              // (B, 1 + N, D)
-        return (dropout.call(x + positions), null);
+        return (dropout.call(x.add(positions, Scalars.One)), null);
     }
 
     protected override Tensor ReadOut(Tensor hidden, AttentionMask? mask)

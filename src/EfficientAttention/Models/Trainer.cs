@@ -53,7 +53,8 @@ public sealed record TrainingHistory(IReadOnlyList<TrainPoint> Train, IReadOnlyL
 }
 
 /// <summary>
-/// Trains any model that maps inputs to logits with cross-entropy, as nanoGPT does: AdamW with weight decay on matrices
+/// Trains any model that maps inputs to logits with cross-entropy, as nanoGPT does: AdamW (the library's own,
+/// <see cref="AdamW"/>, whose numbers libtorch cannot lose to a garbage collection) with weight decay on matrices
 /// only (the model says which, through <see cref="ITrainable"/>), linear warm-up then cosine decay, global gradient-norm
 /// clipping, evaluation every N steps, a deterministic data order, and a dispose scope per step so memory stays flat.
 /// Losses are read back to the host at logging and evaluation points, not after every step. Checkpoints hold the
@@ -62,7 +63,7 @@ public sealed record TrainingHistory(IReadOnlyList<TrainPoint> Train, IReadOnlyL
 public sealed class Trainer : IDisposable
 {
     private readonly nn.Module<Tensor, Tensor> model;
-    private readonly OptimizerHelper optimizer;
+    private readonly AdamW optimizer;
     private readonly Device device;
 
     public Trainer(nn.Module<Tensor, Tensor> model, TrainerOptions options)
@@ -77,13 +78,12 @@ public sealed class Trainer : IDisposable
         model.to(device);
         var trainable = model.named_parameters().Where(p => p.parameter.requires_grad).ToList();
         bool Decays(string name, Parameter p) => model is ITrainable t ? t.DecaysWeight(name, p) : p.dim() >= 2;
-        AdamW.ParamGroup Group(IEnumerable<Parameter> ps, double decay) => new(ps, options.LearningRate, options.Beta1, options.Beta2, 1e-8, decay);
         DecayedParameters = trainable.Where(p => Decays(p.name, p.parameter)).Select(p => p.name).ToList();
-        optimizer = optim.AdamW(new[]
-        {
-            Group(trainable.Where(p => Decays(p.name, p.parameter)).Select(p => p.parameter), options.WeightDecay),
-            Group(trainable.Where(p => !Decays(p.name, p.parameter)).Select(p => p.parameter), 0),
-        }, options.LearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay);
+        optimizer = new AdamW(
+        [
+            new ParameterGroup(trainable.Where(p => Decays(p.name, p.parameter)).Select(p => p.parameter).ToList(), options.WeightDecay),
+            new ParameterGroup(trainable.Where(p => !Decays(p.name, p.parameter)).Select(p => p.parameter).ToList(), 0),
+        ], options.Beta1, options.Beta2, 1e-8);
     }
 
     /// <summary>Names of the parameters AdamW decays (the rest get no weight decay).</summary>
@@ -165,18 +165,18 @@ public sealed class Trainer : IDisposable
         using var scope = NewDisposeScope();
         model.train();
         double lr = LearningRateAt(Step, Options.WarmupSteps, Options.Steps, Options.LearningRate, Options.FinalLearningRateFraction);
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+        foreach (var group in optimizer.Groups) group.LearningRate = lr;
         var (inputs, targets) = train.Get(indices);
         inputs = inputs.to(device);
         targets = targets.to(device);
         batchTokens = model is ITrainable t ? t.PositionsIn(inputs) : inputs.shape[0];
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         var loss = Metrics.CrossEntropy(model.call(inputs), targets);
         loss.backward();
         double norm = Options.ClipNorm > 0
             ? nn.utils.clip_grad_norm_(model.parameters(), Options.ClipNorm)               // TorchSharp returns it as a double
             : double.NaN;
-        optimizer.step();
+        optimizer.Step();
         Step++;
         return (Step, loss.detach().MoveToOuterDisposeScope(), lr, norm);
     }
@@ -184,7 +184,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Cross-entropy, accuracy, perplexity and bits/dim over the first <paramref name="maxExamples"/> examples (0: all), in eval mode.</summary>
     public Evaluation Evaluate(IDataset data, int maxExamples = 0) => Metrics.Evaluate(model, data, maxExamples, Options.EvalBatchSize);
 
-    private const string CheckpointMagic = "EfficientAttention.Checkpoint/1";
+    private const string CheckpointMagic = "EfficientAttention.Checkpoint/2";   // 2: the library's AdamW state
 
     /// <summary>Saves model parameters, optimizer state and step to <paramref name="path"/> (atomically).</summary>
     public void Save(string path) => AtomicFile.Write(path, stream =>
@@ -193,7 +193,7 @@ public sealed class Trainer : IDisposable
         writer.Write(CheckpointMagic);
         writer.Write(Step);
         model.save(writer);
-        optimizer.save_state_dict(writer);
+        optimizer.Save(writer);
     });
 
     /// <summary>Restores what <see cref="Save"/> wrote into this trainer's model and optimizer (same architecture).</summary>
@@ -206,7 +206,7 @@ public sealed class Trainer : IDisposable
         Step = reader.ReadInt32();
         model.load(reader);
         model.to(device);
-        optimizer.load_state_dict(reader);
+        optimizer.Load(reader);
     }
 
     public void Dispose() => optimizer.Dispose();

@@ -40,8 +40,8 @@ public sealed class TransformerBlock : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (attended, p) = attention.Forward(norm1.call(x), mask, previous, withProbabilities);   // (B, L, D)
-        var h = x + dropout.call(attended);
-        var y = h + dropout.call(down.call(functional.gelu(up.call(norm2.call(h)))));
+        var h = x.add(dropout.call(attended), Scalars.One);                                   // x + …: see Scalars
+        var y = h.add(dropout.call(down.call(functional.gelu(up.call(norm2.call(h))))), Scalars.One);
         return new(y.MoveToOuterDisposeScope(), p?.MoveToOuterDisposeScope());
     }
 }
@@ -94,6 +94,6 @@ public sealed class TransformerStack : Module<Tensor, Tensor>
         var allowed = mask?.ToDense(batch, Config.Heads, length, length, x.device)
                       ?? ones(1, 1, length, length, ScalarType.Bool, x.device);
         var weights = allowed.to(x.dtype).expand(batch, Config.Heads, length, length);
-        return weights / weights.sum(-1, keepdim: true).clamp_min(1);
+        return weights / weights.sum(-1, keepdim: true).clamp_min(Scalars.One);
     }
 }

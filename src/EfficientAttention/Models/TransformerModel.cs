@@ -155,11 +155,11 @@ public abstract class TransformerModel : Module<Tensor, Tensor>, ITrainable
     // TorchSharp 0.107's init.uniform_/normal_ ignore their generator argument (they draw from the global generator,
     // so the same seed gave different weights in different processes); its factory functions honour it.
     private static void Uniform(Tensor t, double bound, Generator generator) =>
-        t.copy_(rand(t.shape, dtype: t.dtype, generator: generator).mul_(2 * bound).sub_(bound));
+        t.copy_(rand(t.shape, dtype: t.dtype, generator: generator).mul_(Scalars.Of(2 * bound)).sub_(Scalars.Of(bound)));
 
     /// <summary>Fills <paramref name="t"/> with N(0, <paramref name="std"/>²) draws from <paramref name="generator"/>.</summary>
     protected static void Normal(Tensor t, double std, Generator generator) =>
-        t.copy_(randn(t.shape, dtype: t.dtype, generator: generator).mul_(std));
+        t.copy_(randn(t.shape, dtype: t.dtype, generator: generator).mul_(Scalars.Of(std)));
 
     /// <summary>Token ids (B, L) int64 with L ≤ MaxLength; shape only.</summary>
     protected void CheckTokenShape(Tensor tokens, int extraPositions = 0)

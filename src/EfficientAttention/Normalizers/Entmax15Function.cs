@@ -28,10 +28,10 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
     {
         using var scope = NewDisposeScope();
         var (shifted, dead) = Masking.SeparateDeadSlices(scores, dim);
-        var a = shifted.div_(2);                                          // (α − 1) z with α = 1.5 (shifted is our own copy)
+        var a = shifted.div_(Scalars.Of(2));                                          // (α − 1) z with α = 1.5 (shifted is our own copy)
         long n = a.shape[dim];
         var tau = n >= PartialSortFrom ? PartialThreshold(a, dim) : Threshold(a.sort(dim, descending: true).Values, dim).Tau;
-        return Masking.ZeroDead((a - tau).clamp_min_(0).pow_(2), dead).MoveToOuterDisposeScope();   // one full-size allocation
+        return Masking.ZeroDead((a - tau).clamp_min_(Scalars.Zero).pow_(Scalars.Of(2)), dead).MoveToOuterDisposeScope();   // one full-size allocation
     }
 
     /// <summary>τ (size 1 along dim) and the support size from the top entries of a, sorted descending along dim.</summary>
@@ -39,12 +39,12 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
     {
         var k = Masking.Ranks(sorted.shape[dim], dim, sorted.dim(), sorted);   // 1, 2, …, n along dim
         var mean = sorted.cumsum(dim) / k;                               // μₖ
-        var meanSq = sorted.square().cumsum(dim) / k;                    // E[a²] over the top k
-        var ss = k * (meanSq - mean.square());                           // k σ²ₖ  (NaN past the finite entries: -inf scores)
-        var delta = ((1 - ss) / k).clamp_min(0);
+        var meanSq = sorted.mul(sorted).cumsum(dim) / k;                 // E[a²] over the top k
+        var ss = k * (meanSq - mean.mul(mean));                          // k σ²ₖ  (NaN past the finite entries: -inf scores)
+        var delta = (ss.neg().add_(Scalars.One, Scalars.One) / k).clamp_min(Scalars.Zero);   // (1 − kσ²ₖ)/k
         var tau = mean - delta.sqrt();                                   // τₖ
         var supportSize = tau.le(sorted).sum(new[] { dim }, keepdim: true, type: ScalarType.Int64); // NaN compares false
-        return (tau.gather(dim, supportSize - 1), supportSize);
+        return (tau.gather(dim, supportSize.sub(Scalars.One)), supportSize);
     }
 
     private static Tensor PartialThreshold(Tensor a, long dim)
@@ -52,7 +52,7 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
         long n = a.shape[dim];
         var rows = a.movedim(new[] { dim }, new[] { -1L }).reshape(-1, n);   // one slice per row
         var tau = empty(rows.shape[0], 1, dtype: a.dtype, device: a.device);
-        var pending = arange(rows.shape[0], ScalarType.Int64, a.device);    // rows whose τ is not known yet
+        var pending = Scalars.Arange(rows.shape[0], a.device);    // rows whose τ is not known yet
         for (long k = PartialSortK; pending.numel() > 0; k *= 4)
         {
             var part = rows.index_select(0, pending);
@@ -62,7 +62,7 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
                 break;
             }
             var (partTau, size) = Threshold(part.topk((int)k, dim: 1).values, 1);
-            var resolved = size.squeeze(1).lt(k);                           // support ended inside the top k: exact
+            var resolved = size.squeeze(1).lt(Scalars.Of(k));                           // support ended inside the top k: exact
             tau.index_copy_(0, pending.masked_select(resolved), partTau.masked_select(resolved.unsqueeze(1)).unsqueeze(1));
             pending = pending.masked_select(resolved.logical_not());
         }
@@ -94,7 +94,7 @@ internal static class EntmaxBackward
         using var scope = NewDisposeScope();
         var wg = weights * grad;                                                        // w ⊙ g
         var total = weights.sum(new[] { dim }, keepdim: true);                          // Σw (0 on a dead slice)
-        var q = wg.sum(new[] { dim }, keepdim: true) / total.masked_fill(total.eq(0), 1);
+        var q = wg.sum(new[] { dim }, keepdim: true) / total.masked_fill(total.eq(Scalars.Zero), Scalars.One);
         return wg.sub_(weights * q).MoveToOuterDisposeScope();                           // in place: one fewer L² tensor
     }
 }

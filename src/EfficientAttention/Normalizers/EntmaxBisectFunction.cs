@@ -18,7 +18,7 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
     {
         using var scope = NewDisposeScope();
         var (shifted, dead) = Masking.SeparateDeadSlices(scores, dim);
-        var a = shifted * (alpha - 1);                                   // max 0 per slice
+        var a = shifted.mul(Scalars.Of(alpha - 1));                                   // max 0 per slice
         double exponent = 1 / (alpha - 1);
         long n = a.shape[dim];
         var shape = a.shape.ToArray(); shape[dim] = 1;
@@ -29,9 +29,9 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
         {
             using var step = NewDisposeScope();
             width /= 2;
-            var tauMid = tauLo + width;
-            var pMid = (a - tauMid).clamp_min(0).pow(exponent);
-            var massAbove = pMid.sum(new[] { dim }, keepdim: true).ge(1); // f(τ_mid) ≥ 0: τ lies above τ_mid
+            var tauMid = tauLo.add(Scalars.Of(width), Scalars.One);
+            var pMid = (a - tauMid).clamp_min(Scalars.Zero).pow(Scalars.Of(exponent));
+            var massAbove = pMid.sum(new[] { dim }, keepdim: true).ge(Scalars.One); // f(τ_mid) ≥ 0: τ lies above τ_mid
             var next = where(massAbove, tauMid, tauLo);
             tauLo.Dispose();
             tauLo = next.MoveToOuterDisposeScope();
@@ -39,7 +39,7 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
             p = pMid.MoveToOuterDisposeScope();
         }
         var total = p!.sum(new[] { dim }, keepdim: true);
-        return Masking.ZeroDead(p / total.masked_fill(total.eq(0), 1), dead).MoveToOuterDisposeScope();
+        return Masking.ZeroDead(p / total.masked_fill(total.eq(Scalars.Zero), Scalars.One), dead).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -59,7 +59,7 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
         var alpha = (double)ctx.get_data("alpha");
         if (EntmaxCpu.Supports(p, dim)) return [EntmaxCpu.Backward(p, grad, alpha), null!, null!, null!];
         using var scope = NewDisposeScope();
-        var weights = where(p.gt(0), p.pow(2 - alpha), zeros_like(p));   // p^{2−α} on the support
+        var weights = where(p.gt(Scalars.Zero), p.pow(Scalars.Of(2 - alpha)), zeros_like(p));   // p^{2−α} on the support
         return [EntmaxBackward.JacobianVectorProduct(weights, grad, dim).MoveToOuterDisposeScope(), null!, null!, null!];
     }
 }

@@ -15,20 +15,20 @@ internal static class Masking
     public static (Tensor Shifted, Tensor? Dead) SeparateDeadSlices(Tensor scores, long dim)
     {
         var max = scores.amax(new[] { dim }, keepdim: true);            // (…, 1, …)
-        var dead = max.eq(double.NegativeInfinity);                      // (…, 1, …)
+        var dead = max.eq(Scalars.NegativeInfinity);                      // (…, 1, …)
         if (!dead.any().item<bool>()) return (scores - max, null);       // the common case: one pass, no masking
-        var shifted = scores.masked_fill(dead, 0) - max.masked_fill(dead, 0);
+        var shifted = scores.masked_fill(dead, Scalars.Zero) - max.masked_fill(dead, Scalars.Zero);
         return (shifted, dead);
     }
 
     /// <summary>Zeroes the dead slices of <paramref name="p"/> (no-op when there are none).</summary>
-    public static Tensor ZeroDead(Tensor p, Tensor? dead) => dead is null ? p : p.masked_fill(dead, 0);
+    public static Tensor ZeroDead(Tensor p, Tensor? dead) => dead is null ? p : p.masked_fill(dead, Scalars.Zero);
 
     /// <summary>A tensor 1, 2, …, n laid along <paramref name="dim"/> of a rank-<paramref name="rank"/> tensor, for broadcasting.</summary>
     public static Tensor Ranks(long n, long dim, long rank, Tensor like)
     {
         var shape = Enumerable.Repeat(1L, (int)rank).ToArray();
         shape[dim] = n;
-        return arange(1, n + 1, dtype: like.dtype, device: like.device).view(shape);
+        return arange(Scalars.One, Scalars.Of(n + 1), Scalars.One, like.dtype, like.device).view(shape);
     }
 }

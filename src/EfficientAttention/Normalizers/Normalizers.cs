@@ -22,9 +22,9 @@ public static class Normalizers
         Guard.FloatingTensor(scores, nameof(scores));
         dim = Guard.Dim(dim, scores.dim());
         using var scope = NewDisposeScope();
-        var dead = scores.amax(new[] { dim }, keepdim: true).eq(double.NegativeInfinity);   // (…, 1, …) slices that are all -inf
+        var dead = scores.amax(new[] { dim }, keepdim: true).eq(Scalars.NegativeInfinity);   // (…, 1, …) slices that are all -inf
         if (!dead.any().item<bool>()) return scores.softmax(dim).MoveToOuterDisposeScope(); // the common case: libtorch's softmax alone
-        return scores.masked_fill(dead, 0).softmax(dim).masked_fill(dead, 0).MoveToOuterDisposeScope();
+        return scores.masked_fill(dead, Scalars.Zero).softmax(dim).masked_fill(dead, Scalars.Zero).MoveToOuterDisposeScope();
     }
 
     /// <summary>

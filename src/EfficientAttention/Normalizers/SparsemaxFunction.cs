@@ -19,10 +19,10 @@ internal sealed class SparsemaxFunction : SimplexMapFunction<SparsemaxFunction>
         var sorted = z.sort(dim, descending: true).Values;               // z₍₁₎ ≥ z₍₂₎ ≥ …
         var cumsum = sorted.cumsum(dim);                                 // Σ_{j≤k} z₍ⱼ₎
         var k = Masking.Ranks(z.shape[dim], dim, z.dim(), z);            // 1, 2, …, n along dim
-        var inSupport = (1 + k * sorted).gt(cumsum);                     // a prefix of the sorted order
+        var inSupport = (k * sorted).add_(Scalars.One, Scalars.One).gt(cumsum);                     // a prefix of the sorted order
         var supportSize = inSupport.sum(new[] { dim }, keepdim: true, type: ScalarType.Int64); // ≥ 1: the max is in it
-        var tau = (cumsum.gather(dim, supportSize - 1) - 1) / supportSize.to(z.dtype);
-        return Masking.ZeroDead((z - tau).clamp_min(0), dead).MoveToOuterDisposeScope();
+        var tau = cumsum.gather(dim, supportSize.sub(Scalars.One)).sub_(Scalars.One) / supportSize.to(z.dtype);
+        return Masking.ZeroDead((z - tau).clamp_min(Scalars.Zero), dead).MoveToOuterDisposeScope();
     }
 
     protected override Tensor Map(Tensor scores, long dim) => Kernel(scores, dim);
@@ -31,8 +31,8 @@ internal sealed class SparsemaxFunction : SimplexMapFunction<SparsemaxFunction>
     protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim)
     {
         using var scope = NewDisposeScope();
-        var support = p.gt(0).to(grad.dtype);                                          // s
-        var size = support.sum(new[] { dim }, keepdim: true).clamp_min(1);             // |s| (a dead slice has none)
+        var support = p.gt(Scalars.Zero).to(grad.dtype);                                          // s
+        var size = support.sum(new[] { dim }, keepdim: true).clamp_min(Scalars.One);             // |s| (a dead slice has none)
         var mean = (grad * support).sum(new[] { dim }, keepdim: true) / size;          // ⟨s, g⟩ / |s|
         return (support * (grad - mean)).MoveToOuterDisposeScope();
     }

@@ -26,9 +26,9 @@ public static class ReuseAnalysis
         using var scope = NewDisposeScope();
         var a = p.unsqueeze(2);                                                       // (B, H, 1, L, L)
         var b = pPrime.unsqueeze(1);                                                  // (B, 1, H′, L, L)
-        var tv = (a - b).abs().sum(-1) / 2;                                           // (B, H, H′, L): TV distance per query
-        var live = (a.sum(-1) + b.sum(-1)).gt(0).to(tv.dtype);                        // skip fully masked queries
-        var similarity = ((1 - tv) * live).sum(new long[] { 0, 3 }) / live.sum(new long[] { 0, 3 }).clamp_min(1);
+        var tv = (a - b).abs().sum(-1).div(Scalars.Of(2));                                          // (B, H, H′, L): TV distance per query
+        var live = a.sum(-1).add(b.sum(-1), Scalars.One).gt(Scalars.Zero).to(tv.dtype);                      // skip fully masked queries
+        var similarity = (tv.neg().add_(Scalars.One, Scalars.One) * live).sum(new long[] { 0, 3 }) / live.sum(new long[] { 0, 3 }).clamp_min(Scalars.One);
         return similarity.MoveToOuterDisposeScope();                                  // (H, H′)
     }
 

@@ -17,7 +17,7 @@ public static class AttentionGraph
     {
         Guard.FloatingTensor(probabilities, nameof(probabilities));
         Guard.Rank(probabilities, 4, nameof(probabilities), "(batch, heads, queries, keys)");
-        return probabilities.gt(0);
+        return probabilities.gt(Scalars.Zero);
     }
 
     /// <summary>The pairs a mask allows, expanded to (B, H, Lq, Lk) (all true without a mask).</summary>

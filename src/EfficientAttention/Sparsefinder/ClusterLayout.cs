@@ -33,16 +33,16 @@ public static class ClusterLayout
         var lists = clusterLists.view(b, h, clusters * longest);
         var filled = clusterFilled.view(b, h, clusters * longest);
         long top = queryClusters.shape[3];
-        var pick = (queryClusters.unsqueeze(-1) * longest + arange(longest, ScalarType.Int64, q.device)).reshape(b, h, lq, top * longest);
+        var pick = queryClusters.unsqueeze(-1).mul(Scalars.Of(longest)).add(Scalars.Arange(longest, q.device), Scalars.One).reshape(b, h, lq, top * longest);
         var indices = lists.unsqueeze(2).expand(b, h, lq, clusters * longest).gather(-1, pick);   // (B, H, Lq, T·M)
         var present = filled.unsqueeze(2).expand(b, h, lq, clusters * longest).gather(-1, pick);
-        var rows = arange(lq, ScalarType.Int64, q.device).view(1, 1, lq, 1);
+        var rows = Scalars.Arange(lq, q.device).view(1, 1, lq, 1);
         if (window >= 0)
         {
-            var offsets = arange(-window, window + 1, dtype: ScalarType.Int64, device: q.device);
-            var band = (rows + offsets).expand(b, h, lq, 2 * window + 1);              // keys i − w … i + w
-            var inRange = band.ge(0).logical_and(band.lt(lk));
-            var bandIndex = band.clamp(0, lk - 1);
+            var offsets = arange(Scalars.Of(-window), Scalars.Of(window + 1), Scalars.One, ScalarType.Int64, q.device);
+            var band = rows.add(offsets, Scalars.One).expand(b, h, lq, 2 * window + 1);              // keys i − w … i + w
+            var inRange = band.ge(Scalars.Zero).logical_and(band.lt(Scalars.Of(lk)));
+            var bandIndex = band.clamp(Scalars.Zero, Scalars.Of(lk - 1));
             var bandCluster = keyCluster.unsqueeze(2).expand(b, h, lq, lk).gather(-1, bandIndex);
             var already = bandCluster.unsqueeze(-1).eq(queryClusters.unsqueeze(-2)).any(-1);   // in a chosen cluster: listed once
             indices = cat([indices, bandIndex], -1);
@@ -64,7 +64,7 @@ public static class ClusterLayout
         var counts = zeros(new[] { b, h, (long)clusters }, ScalarType.Int64, assignment.device).scatter_add_(-1, assignment, ones_like(assignment));
         long longest = Math.Max(1, counts.max().item<long>());
         var starts = counts.cumsum(-1) - counts;                                        // exclusive prefix sums
-        var slot = sorted * longest + arange(l, ScalarType.Int64, assignment.device) - starts.gather(-1, sorted);
+        var slot = sorted.mul(Scalars.Of(longest)).add(Scalars.Arange(l, assignment.device), Scalars.One) - starts.gather(-1, sorted);
         var lists = zeros(new[] { b, h, clusters * longest }, ScalarType.Int64, assignment.device).scatter_(-1, slot, order);
         var present = zeros(new[] { b, h, clusters * longest }, ScalarType.Bool, assignment.device).scatter_(-1, slot, ones_like(order, ScalarType.Bool));
         return (lists.view(b, h, clusters, longest).MoveToOuterDisposeScope(), present.view(b, h, clusters, longest).MoveToOuterDisposeScope());
@@ -103,7 +103,7 @@ public static class ClusteredEntmax
         var vc = RoutedEntmax.Gather(v, keyLists);
         var allowed = queryPresent.unsqueeze(-1).logical_and(keyPresent.unsqueeze(-2));   // (B, H, C, Mq, Mk)
         if (causal) allowed = allowed.logical_and(keyLists.unsqueeze(-2).le(queryLists.unsqueeze(-1)));
-        var scores = qc.matmul(kc.transpose(-2, -1)).div_(Math.Sqrt(d)).masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        var scores = qc.matmul(kc.transpose(-2, -1)).div_(Math.Sqrt(d)).masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var p = Normalizers.Entmax15(scores);                                         // fully masked rows (padding): zeros
         var blocks = p.matmul(vc).view(batch, heads, clusters * mq, dv);
         var where = queryLists.view(batch, heads, clusters * mq, 1).expand(batch, heads, clusters * mq, dv);

@@ -39,7 +39,7 @@ public sealed class DistancePredictor : IGraphPredictor
     {
         GraphPredictors.Check(q, k, valid);
         using var scope = NewDisposeScope();
-        return GraphPredictors.SquaredDistances(q, k).lt(Threshold * Threshold).logical_and(valid).MoveToOuterDisposeScope();
+        return GraphPredictors.SquaredDistances(q, k).lt(Scalars.Of(Threshold * Threshold)).logical_and(valid).MoveToOuterDisposeScope();
     }
 
     public double CostPerQuery(long keyLength, long dim) => keyLength * dim;
@@ -93,8 +93,8 @@ public sealed class BucketPredictor : IGraphPredictor
         {
             var lo = points.amin(new long[] { 1 }).unsqueeze(-1);                             // (H, r, 1)
             var hi = points.amax(new long[] { 1 }).unsqueeze(-1);
-            var steps = arange(1, buckets, ScalarType.Float64, points.device) / buckets;      // (β−1)
-            boundaries = lo + (hi - lo) * steps;
+            var steps = arange(Scalars.One, Scalars.Of(buckets), Scalars.One, ScalarType.Float64, points.device).div(Scalars.Of(buckets));      // (β−1)
+            boundaries = lo.add((hi - lo) * steps, Scalars.One);
         }
         return new BucketPredictor(boundaries.to(q.dtype).MoveToOuterDisposeScope(), kind);
     }
@@ -169,7 +169,7 @@ public sealed class KMeansPredictor : IGraphPredictor
             .scatter_(-1, queryClusters, ones_like(queryClusters, q.dtype));                                                 // (B, H, Lq, c) 0/1
         var keyMember = zeros(k.shape[0], k.shape[1], k.shape[2], Clusters, dtype: q.dtype, device: q.device)
             .scatter_(-1, keyCluster.unsqueeze(-1), ones_like(keyCluster.unsqueeze(-1), q.dtype));
-        return queryMember.matmul(keyMember.transpose(-2, -1)).gt(0.5).logical_and(valid).MoveToOuterDisposeScope();
+        return queryMember.matmul(keyMember.transpose(-2, -1)).gt(Scalars.Of(0.5)).logical_and(valid).MoveToOuterDisposeScope();
     }
 
     /// <summary>Each query's top clusters (B, H, Lq, top) and each key's nearest cluster (B, H, Lk).</summary>
@@ -214,8 +214,8 @@ public static class KMeans
             var nearest = GraphPredictors.SquaredDistances(x, centroids).argmin(-1, keepdim: true);                                    // (H, N, 1)
             var member = zeros(heads, n, clusters, dtype: x.dtype, device: x.device).scatter_(-1, nearest, ones_like(nearest, x.dtype));                      // (H, N, c)
             var counts = member.sum(1).unsqueeze(-1);                                                                                  // (H, c, 1)
-            var means = member.transpose(1, 2).matmul(x) / counts.clamp_min(1);
-            centroids = where(counts.gt(0), means, centroids);
+            var means = member.transpose(1, 2).matmul(x) / counts.clamp_min(Scalars.One);
+            centroids = where(counts.gt(Scalars.Zero), means, centroids);
         }
         return centroids.MoveToOuterDisposeScope();
     }
@@ -242,7 +242,7 @@ public sealed class WithWindow : IGraphPredictor
     {
         using var scope = NewDisposeScope();
         var always = SparsePatterns.Longformer(q.shape[2], k.shape[2], Window, 0, q.device);              // the band |i − j| ≤ w
-        if (FirstKeys > 0) always = always.logical_or(arange(k.shape[2], ScalarType.Int64, q.device).lt(FirstKeys)); // keys j < first
+        if (FirstKeys > 0) always = always.logical_or(Scalars.Arange(k.shape[2], q.device).lt(Scalars.Of(FirstKeys))); // keys j < first
         var graph = Inner.Predict(q, k, valid).logical_or(always);
         return graph.logical_and(valid).MoveToOuterDisposeScope();
     }
@@ -256,9 +256,9 @@ public static class GraphPredictors
     /// <summary>‖aᵢ − bⱼ‖² for a (…, N, r), b (…, M, r) → (…, N, M), clamped at 0.</summary>
     public static Tensor SquaredDistances(Tensor a, Tensor b)
     {
-        var a2 = a.square().sum(-1, keepdim: true);
-        var b2 = b.square().sum(-1, keepdim: true).transpose(-2, -1);
-        return (a2 + b2 - 2 * a.matmul(b.transpose(-2, -1))).clamp_min(0);
+        var a2 = a.mul(a).sum(-1, keepdim: true);
+        var b2 = b.mul(b).sum(-1, keepdim: true).transpose(-2, -1);
+        return a2.add(b2, Scalars.One).add_(a.matmul(b.transpose(-2, -1)), Scalars.Of(-2)).clamp_min(Scalars.Zero);   // ‖a‖² + ‖b‖² − 2a·b
     }
 
     /// <summary>(B, H, L, r) → (H, B·L, r): every vector of a head pooled for fitting.</summary>

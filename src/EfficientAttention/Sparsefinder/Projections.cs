@@ -74,11 +74,11 @@ public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q
         long width = pairs.max().item<long>();
         if (width == 0) return zeros(Array.Empty<long>(), qp.dtype, qp.device).MoveToOuterDisposeScope();
         var noise = rand(gold.shape, generator: new Generator((ulong)seed, device("cpu"))).to(qp.device);
-        var positiveOrder = noise.masked_fill(positive.logical_not(), -1).topk((int)width, dim: -1).indexes;  // gold keys first, random order
-        var negativeOrder = noise.masked_fill(negative.logical_not(), -1).topk((int)width, dim: -1).indexes;
-        var used = arange(width, ScalarType.Int64, qp.device).lt(pairs);                                      // (B, H, Lq, width)
+        var positiveOrder = noise.masked_fill(positive.logical_not(), Scalars.Of(-1)).topk((int)width, dim: -1).indexes;  // gold keys first, random order
+        var negativeOrder = noise.masked_fill(negative.logical_not(), Scalars.Of(-1)).topk((int)width, dim: -1).indexes;
+        var used = Scalars.Arange(width, qp.device).lt(pairs);                                      // (B, H, Lq, width)
         var distances = GraphPredictors.SquaredDistances(qp, kp);                                              // (B, H, Lq, Lk)
-        var hinge = (margin + distances.gather(-1, positiveOrder) - distances.gather(-1, negativeOrder)).relu();
-        return (hinge.masked_fill(used.logical_not(), 0).sum() / used.sum()).MoveToOuterDisposeScope();
+        var hinge = (distances.gather(-1, positiveOrder).add(Scalars.Of(margin), Scalars.One) - distances.gather(-1, negativeOrder)).relu();
+        return (hinge.masked_fill(used.logical_not(), Scalars.Zero).sum() / used.sum()).MoveToOuterDisposeScope();
     }
 }

@@ -34,7 +34,7 @@ public sealed record RoutedLayout(Tensor Indices, Tensor Present, long KeyLength
         using var scope = NewDisposeScope();
         var counts = zeros(new[] { shape[0], shape[1], shape[2], KeyLength }, ScalarType.Int32, Indices.device)
             .scatter_add_(-1, Indices, Present.to(ScalarType.Int32));
-        return counts.gt(0).MoveToOuterDisposeScope();
+        return counts.gt(Scalars.Zero).MoveToOuterDisposeScope();
     }
 }
 

@@ -157,7 +157,7 @@ public static class Sparsefinder
         var first = layers[0];
         var projections = layers.Select((l, i) => new SparsefinderProjection((int)l.Queries.shape[1], (int)l.Queries.shape[3], options.Rank, options.Seed + i, l.Queries.dtype)).ToArray();
         foreach (var p in projections) p.to(first.Queries.device);
-        var optimizers = projections.Select(p => optim.Adam(p.parameters(), options.LearningRate)).ToArray();
+        var optimizers = projections.Select(p => AdamW.Adam(p.parameters(), options.LearningRate)).ToArray();
         int count = (int)first.Count, batch = Math.Min(options.BatchSize, count), perEpoch = count / batch, total = perEpoch * options.Epochs;
         var losses = new List<double>();
         using var order = Batches.Shuffled(count, batch, options.Seed).GetEnumerator();
@@ -173,7 +173,7 @@ public static class Sparsefinder
                 {
                     using var scope = NewDisposeScope();
                     var data = layers[layer];
-                    optimizers[layer].zero_grad();
+                    optimizers[layer].ZeroGrad();
                     var (qp, kp) = projections[layer].call(data.Queries.index_select(0, index), data.Keys.index_select(0, index));
                     var loss = SparsefinderProjection.MarginLoss(qp, kp, data.Gold.index_select(0, index), data.Valid.index_select(0, index),
                                                                  options.Margin, options.Seed * 1_000_003 + step);
@@ -181,7 +181,7 @@ public static class Sparsefinder
                     {
                         loss.backward();
                         nn.utils.clip_grad_norm_(projections[layer].parameters(), options.ClipNorm);
-                        optimizers[layer].step();
+                        optimizers[layer].Step();
                     }
                     sum += loss.to(ScalarType.Float64).item<double>();
                 }
@@ -245,7 +245,7 @@ public static class Sparsefinder
         using var scope = NewDisposeScope();
         int keep = (int)Math.Min(length, Math.Ceiling((1 - sparsity) * length / 2));
         var valid = AttentionGraph.Valid(AttentionMask.CausalOnly, 1, heads, length, length, on ?? CPU);
-        var noise = rand(new[] { 1L, heads, length, length }, generator: new Generator((ulong)seed, device("cpu"))).to(valid.device).masked_fill(valid.logical_not(), -1);
+        var noise = rand(new[] { 1L, heads, length, length }, generator: new Generator((ulong)seed, device("cpu"))).to(valid.device).masked_fill(valid.logical_not(), Scalars.Of(-1));
         var chosen = noise.topk(keep, dim: -1).indexes;
         var graph = zeros_like(valid).scatter_(-1, chosen, ones_like(chosen, ScalarType.Bool)).logical_and(valid);
         return graph.MoveToOuterDisposeScope();

@@ -9,13 +9,23 @@ namespace NotebookRunner;
 /// (<c>Microsoft.dotnet-interactive</c> <see cref="ToolVersion"/>) into a tool folder, and the ".NET (C#)" kernelspec
 /// (<c>.net-csharp</c>, the name the notebooks ask for) into a Jupyter data folder, whose command names the tool by
 /// absolute path (no PATH set-up needed) and binds the kernel's HTTP API to loopback (<c>--http-local-only</c>; by
-/// default it listens on every interface).
+/// default it listens on every interface). On Linux the kernel starts with glibc's malloc on huge pages
+/// (<see cref="HugePagesTunable"/>, as the benchmark suite and the runner run), so timings measured in a notebook are
+/// measured as the suite measures them. Beside the kernelspec it puts the plotly.js that Plotly.NET embeds into the
+/// Jupyter data folder's <c>nbextensions/</c> (<see cref="PlotlyScript"/>), from where Jupyter Notebook serves it to
+/// the charts' loader with no network.
 /// </summary>
 public static class KernelSpec
 {
     public const string ToolPackage = "Microsoft.dotnet-interactive";
     public const string ToolVersion = "1.0.712001";
     public const string Name = ".net-csharp";
+
+    /// <summary>Where plotly.js goes, relative to the Jupyter data folder (and to the server's base URL); the charts' loader asks for it there.</summary>
+    public const string PlotlyScript = "nbextensions/efficient-attention/plotly-2.28.0.min.js";
+
+    /// <summary>The environment the kernel, the runner and the benchmark suite share on Linux (see the README, "timings").</summary>
+    public const string HugePagesTunable = EfficientAttention.Shared.HugePages.Tunable;
 
     /// <summary>Where Jupyter looks for user kernelspecs: $JUPYTER_DATA_DIR, else the per-OS user data folder.</summary>
     public static string DefaultDataDirectory()
@@ -31,13 +41,30 @@ public static class KernelSpec
     public static string ToolExecutable(string toolPath) => Path.Combine(toolPath, OperatingSystem.IsWindows() ? "dotnet-interactive.exe" : "dotnet-interactive");
 
     /// <summary>The kernelspec's kernel.json for the tool at <paramref name="executable"/>.</summary>
-    public static JsonObject KernelJson(string executable) => new()
+    public static JsonObject KernelJson(string executable, bool linux) 
     {
-        ["argv"] = new JsonArray(executable, "jupyter", "--default-kernel", "csharp", "{connection_file}", "--http-local-only"),
-        ["display_name"] = ".NET (C#)",
-        ["language"] = "C#",
-        ["metadata"] = new JsonObject { ["vscode"] = new JsonObject { ["extension_id"] = "ms-dotnettools.dotnet-interactive-vscode", ["kernel_id"] = "dotnet-interactive" } },
-    };
+        var spec = new JsonObject
+        {
+            ["argv"] = new JsonArray(executable, "jupyter", "--default-kernel", "csharp", "{connection_file}", "--http-local-only"),
+            ["display_name"] = ".NET (C#)",
+            ["language"] = "C#",
+            ["metadata"] = new JsonObject { ["vscode"] = new JsonObject { ["extension_id"] = "ms-dotnettools.dotnet-interactive-vscode", ["kernel_id"] = "dotnet-interactive" } },
+        };
+        if (linux) spec["env"] = new JsonObject { ["GLIBC_TUNABLES"] = HugePagesTunable };
+        return spec;
+    }
+
+    /// <summary>The kernelspec's kernel.json for this operating system.</summary>
+    public static JsonObject KernelJson(string executable) => KernelJson(executable, OperatingSystem.IsLinux());
+
+    /// <summary>Writes plotly.js (from Plotly.NET, beside the runner) to <see cref="PlotlyScript"/> under <paramref name="dataDirectory"/>; returns its path.</summary>
+    public static string InstallPlotly(string dataDirectory)
+    {
+        var target = Path.Combine(Path.GetFullPath(dataDirectory), PlotlyScript.Replace('/', Path.DirectorySeparatorChar));
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        AtomicText.Write(target, Handout.PlotlyJs());
+        return target;
+    }
 
     /// <summary>Installs (or keeps) the tool and (re)writes the kernelspec; returns the kernelspec's folder.</summary>
     public static string Install(string toolPath, string dataDirectory, TextWriter log)
@@ -67,7 +94,8 @@ public static class KernelSpec
             CopyDirectory(spec, staged);
             if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
             Directory.Move(staged, target);
-            log.WriteLine($"kernel: kernelspec {Name} (\".NET (C#)\", HTTP API on loopback only) in {target}");
+            log.WriteLine($"kernel: kernelspec {Name} (\".NET (C#)\", HTTP API on loopback only{(OperatingSystem.IsLinux() ? ", " + HugePagesTunable : "")}) in {target}");
+            log.WriteLine($"kernel: plotly.js for charts without network in {InstallPlotly(dataDirectory)}");
             return target;
         }
         finally { Directory.Delete(scratch, recursive: true); }

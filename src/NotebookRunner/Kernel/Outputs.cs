@@ -62,10 +62,16 @@ public sealed class OutputSink
         });
     }
 
-    private static JsonObject Data(IEnumerable<FormattedValue> values)
+    /// <summary>
+    /// A display's MIME bundle as nbformat stores it: JSON types (<c>application/json</c>, <c>application/…+json</c>)
+    /// as JSON values, which renderers such as plotly's expect; everything else as a list of lines.
+    /// </summary>
+    internal static JsonObject Data(IEnumerable<FormattedValue> values)
     {
         var data = new JsonObject();
-        foreach (var v in values) data[v.MimeType] = Notebook.Lines(v.Value);
+        foreach (var v in values) data[v.MimeType] = IsJson(v.MimeType) ? JsonNode.Parse(v.Value) : Notebook.Lines(v.Value);
         return data;
     }
+
+    internal static bool IsJson(string mimeType) => mimeType == "application/json" || (mimeType.StartsWith("application/", StringComparison.Ordinal) && mimeType.EndsWith("+json", StringComparison.Ordinal));
 }

@@ -2,25 +2,16 @@ using EfficientAttention;
 
 namespace EfficientAttention.Tests;
 
-/// <summary>A fact that runs only where Fashion-MNIST can be found; elsewhere it is reported as skipped with the reason.</summary>
-public sealed class FashionMnistFactAttribute : FactAttribute
-{
-    public FashionMnistFactAttribute()
-    {
-        try { FashionMnist.Locate(); }
-        catch (FileNotFoundException) { Skip = "Fashion-MNIST is not installed (datasets/fetch.sh or apt-get install dataset-fashion-mnist)"; }
-    }
-}
-
 /// <summary>Trains for minutes: <c>Category=Slow</c>, run by CI as a step of its own.</summary>
 [Trait("Category", "Slow")]
 public class VisionTrainingTests
 {
-    [FashionMnistFact]
+    [Fact]
     public void A_small_vit_reaches_75_percent_on_a_fashion_mnist_subset()
     {
         // 2 layers × 4 heads, D = 64, 4×4 patches; 400 steps of 64 on the first 10 000 training images.
         // Measured on the development machine: 80.3 % on the first 1 000 test images.
+        Shared.DatasetSetup.FashionMnistDirectory();                       // installed as the README's set-up does, if missing
         var train = ImageViews.Classification(FashionMnist.Load(train: true, limit: 10_000));
         var test = ImageViews.Classification(FashionMnist.Load(train: false, limit: 1_000));
         manual_seed(0);

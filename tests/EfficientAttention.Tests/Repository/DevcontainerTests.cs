@@ -5,14 +5,7 @@ namespace EfficientAttention.Tests;
 /// <summary>.devcontainer/devcontainer.json parses (as JSON with comments) and asks for what the notebooks need.</summary>
 public class DevcontainerTests
 {
-    private static readonly string RepoRoot = FindRepoRoot();
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Notebooks.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException($"no Notebooks.sln above {AppContext.BaseDirectory}");
-    }
+    private static readonly string RepoRoot = Shared.DatasetSetup.RepositoryRoot();
 
     private static JsonElement Config()
     {
