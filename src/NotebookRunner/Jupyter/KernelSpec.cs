@@ -109,13 +109,23 @@ public static class KernelSpec
 
     private static void Run(string file, string[] arguments)
     {
+        var (exitCode, output) = ChildProcess.Run(file, arguments);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"'{file} {string.Join(' ', arguments)}' failed with exit code {exitCode}: {output}");
+    }
+}
+
+/// <summary>Runs a program to its end with its output captured (standard error first, then standard output).</summary>
+internal static class ChildProcess
+{
+    public static (int ExitCode, string Output) Run(string file, IEnumerable<string> arguments)
+    {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in arguments) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEnd();
         process.WaitForExit();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"'{file} {string.Join(' ', arguments)}' failed with exit code {process.ExitCode}: {(stderr + stdout.Result).Trim()}");
+        return (process.ExitCode, (stderr + stdout.Result).Trim());
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 namespace NotebookRunner;
@@ -62,23 +61,12 @@ public static partial class References
         {
             var first = group.First();
             say($"{first.Path} is not built (referenced by {string.Join(", ", group.Select(m => m.Notebook).Distinct())}): running `{first.BuildCommand}` …");
-            var (ok, log) = Run("dotnet", ["build", group.Key.Project!, "-c", group.Key.Configuration!, "-nologo", "-v", "q"]);
-            if (!ok) errors.Add($"`{first.BuildCommand}` failed; run it to see why. Its last lines:\n{string.Join('\n', log.Split('\n').TakeLast(8))}");
+            var (exitCode, log) = ChildProcess.Run("dotnet", ["build", group.Key.Project!, "-c", group.Key.Configuration!, "-nologo", "-v", "q"]);
+            if (exitCode != 0) errors.Add($"`{first.BuildCommand}` failed; run it to see why. Its last lines:\n{string.Join('\n', log.Split('\n').TakeLast(8))}");
         }
         foreach (var m in missing.Where(m => m.Project is null))
             say($"notebook {m.Notebook}, cell {m.Cell}: #r \"{m.Path}\" does not exist, and no project's build output is at that path; build what provides it");
         return errors;
-    }
-
-    private static (bool Ok, string Log) Run(string file, string[] arguments)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode == 0, (stdout + stderr.Result).TrimEnd());
     }
 
     [GeneratedRegex(@"^\s*#r\s+""(?!nuget:)([^""]+\.dll)""", RegexOptions.Multiline)]
