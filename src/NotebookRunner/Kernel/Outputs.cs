@@ -69,9 +69,13 @@ public sealed class OutputSink
     internal static JsonObject Data(IEnumerable<FormattedValue> values)
     {
         var data = new JsonObject();
-        foreach (var v in values) data[v.MimeType] = IsJson(v.MimeType) ? JsonNode.Parse(v.Value) : Notebook.Lines(v.Value);
+        foreach (var v in values) data[v.MimeType] = OutputsWriter.IsJson(v.MimeType) ? JsonNode.Parse(v.Value) : Notebook.Lines(v.Value);
         return data;
     }
+}
 
-    internal static bool IsJson(string mimeType) => mimeType == "application/json" || (mimeType.StartsWith("application/", StringComparison.Ordinal) && mimeType.EndsWith("+json", StringComparison.Ordinal));
+/// <summary>Which output MIME types nbformat stores as JSON values rather than text.</summary>
+public static class OutputsWriter
+{
+    public static bool IsJson(string mimeType) => mimeType == "application/json" || (mimeType.StartsWith("application/", StringComparison.Ordinal) && mimeType.EndsWith("+json", StringComparison.Ordinal));
 }

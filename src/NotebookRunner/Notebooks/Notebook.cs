@@ -126,7 +126,43 @@ public sealed class Notebook
 
     private static string NewId() => Guid.NewGuid().ToString("N")[..12];
 
-    public string ToJson() => Root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, IndentSize = 1, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+    /// <summary>
+    /// The notebook as nbformat writes it (indented by one space), except that the values of JSON MIME types in outputs
+    /// (a plotly figure: thousands of numbers) are written on one line each — indenting them would double a notebook's size.
+    /// </summary>
+    public string ToJson()
+    {
+        var encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+        var compact = new JsonSerializerOptions { Encoder = encoder };
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, IndentSize = 1, Encoder = encoder }))
+            Write(writer, Root, compactChildren: false);
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+
+        void Write(Utf8JsonWriter w, JsonNode? node, bool compactChildren)
+        {
+            switch (node)
+            {
+                case JsonObject o:
+                    w.WriteStartObject();
+                    foreach (var (key, value) in o)
+                    {
+                        w.WritePropertyName(key);
+                        if (compactChildren && OutputsWriter.IsJson(key)) w.WriteRawValue(value?.ToJsonString(compact) ?? "null");
+                        else Write(w, value, compactChildren: key == "data");
+                    }
+                    w.WriteEndObject();
+                    break;
+                case JsonArray a:
+                    w.WriteStartArray();
+                    foreach (var item in a) Write(w, item, compactChildren: false);
+                    w.WriteEndArray();
+                    break;
+                case null: w.WriteNullValue(); break;
+                default: node.WriteTo(w); break;
+            }
+        }
+    }
 
     /// <summary>Writes the notebook through a temporary file and a rename: the target is never half-written.</summary>
     public void Save(string path)
