@@ -77,6 +77,7 @@ public class BrowserTests
         {
             var notebooks = Directory.CreateDirectory(Path.Combine(root, "notebooks")).FullName;
             Directory.CreateSymbolicLink(Path.Combine(root, "src"), Path.Combine(RunnerHarness.RepoRoot, "src"));   // for #r "../src/…"
+            Directory.CreateSymbolicLink(Path.Combine(notebooks, "checkpoints"), Path.Combine(RunnerHarness.RepoRoot, "notebooks", "checkpoints"));   // read only
             File.Copy(CommittedNotebook, Path.Combine(notebooks, "committed.ipynb"));
             var quick = Notebook.Load(CommittedNotebook);
             Parameters.Inject(quick, new Dictionary<string, string> { ["Quick"] = "true" }, Notebook00);
@@ -123,7 +124,8 @@ public class BrowserTests
             await page.ScreenshotAsync(new() { Path = Path.Combine(Artifacts, "notebook-00-run-all.png"), FullPage = true });
             Console.WriteLine($"browser test: screenshots in {Artifacts}");
 
-            var errors = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('.output_error, .output_stderr')].map(e => e.innerText).filter(t => /error/i.test(t))");
+            // Every error output counts (its text need not say "error": "System.NullReferenceException: …"), and standard error that reports one.
+            var errors = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('.output_error')].map(e => e.innerText).concat([...document.querySelectorAll('.output_stderr')].map(e => e.innerText).filter(t => /error|exception/i.test(t)))");
             Assert.True(errors.Length == 0, "error output in the browser: " + string.Join("\n", errors));
             var expected = await page.EvaluateAsync<int>("() => Jupyter.notebook.get_cells().flatMap(c => c.output_area ? c.output_area.outputs : []).filter(o => o.data && String(o.data['text/html'] || '').includes('Plotly.newPlot')).length");
             var drawn = await page.EvaluateAsync<int>("() => [...document.querySelectorAll('.output_html .js-plotly-plot')].filter(d => d.querySelector('svg.main-svg')).length");
@@ -142,7 +144,7 @@ public class BrowserTests
         }
         finally
         {
-            foreach (var link in new[] { Path.Combine(root, "src") }) if (Directory.Exists(link)) Directory.Delete(link);   // the link, not its target
+            foreach (var link in new[] { Path.Combine(root, "src"), Path.Combine(root, "notebooks", "checkpoints") }) if (Directory.Exists(link)) Directory.Delete(link);   // the link, not its target
             Directory.Delete(root, recursive: true);
         }
     }
