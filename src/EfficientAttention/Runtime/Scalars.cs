@@ -53,9 +53,6 @@ public static class Scalars
     /// <summary>An integer Scalar kept alive on this thread for the next <see cref="Kept"/> conversions.</summary>
     public static Scalar Of(long value) => Keep(value.ToScalar());
 
-    /// <summary>A boolean Scalar kept alive on this thread for the next <see cref="Kept"/> conversions.</summary>
-    public static Scalar Of(bool value) => Keep(value.ToScalar());
-
     private static Scalar Keep(Scalar scalar)
     {
         var ring = recent ??= new Scalar?[Kept];

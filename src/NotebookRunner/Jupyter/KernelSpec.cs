@@ -41,7 +41,7 @@ public static class KernelSpec
     public static string ToolExecutable(string toolPath) => Path.Combine(toolPath, OperatingSystem.IsWindows() ? "dotnet-interactive.exe" : "dotnet-interactive");
 
     /// <summary>The kernelspec's kernel.json for the tool at <paramref name="executable"/>.</summary>
-    public static JsonObject KernelJson(string executable, bool linux) 
+    public static JsonObject KernelJson(string executable, bool linux)
     {
         var spec = new JsonObject
         {
