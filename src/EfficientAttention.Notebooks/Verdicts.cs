@@ -27,16 +27,23 @@ public sealed record Sample(string Name, IReadOnlyList<double> Values)
     public override string ToString() => Format();
 }
 
-/// <summary>What the paper says about A relative to B.</summary>
+/// <summary>What a claim says about A relative to B.</summary>
 public enum Claim
 {
-    /// <summary>A is better than B.</summary>
+    /// <summary>A is better than B (Welch's t: the 95 % interval of the difference excludes 0 on A's side).</summary>
     Beats,
-    /// <summary>A is no worse than B (equal or better quality).</summary>
+    /// <summary>
+    /// A is no worse than B by more than a stated margin (non-inferiority: the one-sided 95 % bound — the 90 % interval's
+    /// worse end — lies inside −margin). Being better also satisfies it.
+    /// </summary>
     Matches,
 }
 
-/// <summary>A verdict as the results files carry it.</summary>
+/// <summary>
+/// A verdict as the results files carry it: the claim tested, the numbers, the test and its interval, the outcome
+/// ("agrees", "disagrees" or "inconclusive"), how many independently trained models (or repeats) it rests on, and
+/// whether the claim is one the paper makes (<see cref="PaperClaim"/>; only those count in a notebook's summary).
+/// </summary>
 public sealed record Verdict(
     [property: JsonPropertyName("id")] string Id,
     [property: JsonPropertyName("claim")] string Claim,
@@ -46,8 +53,23 @@ public sealed record Verdict(
     [property: JsonPropertyName("rule")] string Rule,
     [property: JsonPropertyName("seeds")] int Seeds)
 {
-    /// <summary>"agrees", "disagrees" or "not decided".</summary>
-    public string Outcome => Agrees switch { true => "agrees", false => "disagrees", null => "not decided" };
+    /// <summary>"agrees", "disagrees" or "inconclusive".</summary>
+    [JsonPropertyName("outcome")]
+    public string Outcome => Agrees switch { true => "agrees", false => "disagrees", null => "inconclusive" };
+
+    /// <summary>True when the claim is one the paper makes; false for our own probes and controls.</summary>
+    [JsonPropertyName("paper_claim")] public bool PaperClaim { get; init; } = true;
+    /// <summary>"Welch t", "non-inferiority (Welch t, one-sided 5 %)", "one-sided t against a target", …</summary>
+    [JsonPropertyName("test")] public string Test { get; init; } = "";
+    /// <summary>The equivalence / non-inferiority margin, in the metric's units, where the claim is a match.</summary>
+    [JsonPropertyName("margin")] public double? Margin { get; init; }
+    /// <summary>The two-sided p-value of Welch's t (null where no test could run).</summary>
+    [JsonPropertyName("p")] public double? P { get; init; }
+    /// <summary>The interval the decision read: [low, high] of A − B (or of the mean, for a target), and its level.</summary>
+    [JsonPropertyName("interval")] public double[]? Interval { get; init; }
+    [JsonPropertyName("interval_level")] public double? IntervalLevel { get; init; }
+    /// <summary>What the values are: "seeds" (independently trained models), "predictor seeds", "repeats", "runs".</summary>
+    [JsonPropertyName("samples")] public string Samples { get; init; } = "seeds";
 }
 
 /// <summary>A trained model's held-out quality as the results files carry it (mean over seeds).</summary>
@@ -61,65 +83,130 @@ public sealed record ModelSummary(
     [property: JsonPropertyName("per_seed")] IReadOnlyList<double> PerSeed);
 
 /// <summary>
-/// The one rule every notebook's verdicts follow. With mean ± standard error over ≥ 3 seeds for A and for B, and the
-/// difference's standard error SE = √(SE_A² + SE_B²): <b>A beats B</b> only when A is better by more than 2 SE;
-/// otherwise no difference is detected. A paper's "A beats B" agrees only when A beats B here; its "A matches B"
-/// (no loss) agrees unless B beats A here. Fewer than 3 seeds, or either side at chance level (within 2 SE of the
-/// chance value, or worse), decide nothing: <c>agrees</c> is null.
+/// The one rule every notebook's verdicts follow (stated in <see cref="Rule"/>). Values are independent: seeds of
+/// independently trained models, or repeats of a timing. Differences are judged by Welch's t with the critical value
+/// for the Welch–Satterthwaite degrees of freedom (<see cref="Comparison"/>): "A beats B" agrees when the 95 % interval
+/// of A − B excludes 0 on A's side, disagrees when it excludes 0 on B's side (or, given a margin, when A's gain is
+/// shown smaller than the margin), else inconclusive. "A matches B" needs a margin stated per claim: agrees when A is
+/// shown no worse than B − margin (one-sided 5 %), disagrees when A is shown worse by more than the margin, else
+/// inconclusive — so noise never earns a match. Fewer than 3 values a side, or fewer than 3 independently trained models
+/// behind a claim about trained models, are inconclusive and say so. A chance level blocks a verdict only when both sides
+/// are at it (nothing was learned to compare); one side at chance is itself a clear outcome.
 /// </summary>
 public static class Verdicts
 {
     public const int MinimumSeeds = 3;
 
-    public const string Rule = "A beats B when A is better by > 2·√(SE_A² + SE_B²) (mean ± SE over ≥ 3 seeds); otherwise no difference detected; chance-level results decide nothing";
+    public const string Rule = "Welch's t on independent values (≥ 3 a side; trained-model claims need ≥ 3 independently trained models): A beats B when the 95 % interval of A − B excludes 0 on A's side; A matches B when A is shown no worse than B by the claim's margin (one-sided 5 %, the 90 % interval's worse end); disagrees when the interval excludes the claim; otherwise inconclusive; a chance level blocks only when both sides are at it";
 
-    /// <summary>How A compares with B under the rule: +1 A better, −1 B better, 0 no difference detected.</summary>
-    public static int Compare(Sample a, Sample b, bool higherIsBetter = true)
-    {
-        double difference = (a.Mean - b.Mean) * (higherIsBetter ? 1 : -1);
-        double margin = 2 * Math.Sqrt(Square(a.StandardError) + Square(b.StandardError));
-        return difference > margin ? 1 : difference < -margin ? -1 : 0;
-    }
+    public const string TargetRule = "one-sided t on ≥ 3 independent values: a target is reached when the one-sided 95 % bound of the mean is on the target's good side, missed when the other bound is on its bad side, otherwise inconclusive";
 
-    /// <summary>True when <paramref name="s"/> is within 2 SE of <paramref name="chance"/> or on its wrong side.</summary>
+    /// <summary>How A compares with B under the rule: +1 A better, −1 B better, 0 not shown either way.</summary>
+    public static int Compare(Sample a, Sample b, bool higherIsBetter = true) =>
+        Comparison.Of(a, b).Decide(higherIsBetter) switch { Finding.ABetter => 1, Finding.BBetter => -1, _ => 0 };
+
+    /// <summary>True when <paramref name="s"/>'s mean is on the wrong side of <paramref name="chance"/> or within 2 SE of it.</summary>
     public static bool AtChance(Sample s, double chance, bool higherIsBetter = true) =>
         (s.Mean - chance) * (higherIsBetter ? 1 : -1) <= 2 * (double.IsNaN(s.StandardError) ? 0 : s.StandardError);
 
     /// <summary>
-    /// The verdict on the paper's <paramref name="claim"/> about A against B. <paramref name="chance"/>: the metric's
-    /// chance level, if it has one (a model at chance never agrees). <paramref name="samples"/> names what the values
-    /// are ("seeds"; "repeats" for timings).
+    /// The verdict on <paramref name="claim"/> about A against B. <paramref name="margin"/>: required for
+    /// <see cref="Claim.Matches"/> (in the metric's units). <paramref name="chance"/>: the metric's chance level, if it has
+    /// one. <paramref name="samples"/> names the values ("seeds", "repeats", "runs", "predictor seeds");
+    /// <paramref name="models"/>: how many independently trained models stand behind each side when the values are not
+    /// themselves trained models (e.g. 1 for predictor seeds on one model) — below 3 the verdict is inconclusive.
+    /// <paramref name="paperClaim"/>: false for our own probes and controls.
     /// </summary>
     public static Verdict Decide(string id, string statement, string paper, Sample a, Claim claim, Sample b,
-                                 bool higherIsBetter = true, double? chance = null, string format = "F3", string samples = "seeds")
+                                 bool higherIsBetter = true, double? chance = null, string format = "F3", string samples = "seeds",
+                                 double? margin = null, bool paperClaim = true, int? models = null)
     {
-        int seeds = Math.Min(a.Count, b.Count);
-        double difference = a.Mean - b.Mean, se = Math.Sqrt(Square(a.StandardError) + Square(b.StandardError));
-        string numbers = $"{a.Format(format)} vs {b.Format(format)} ({seeds} {samples}); difference {difference.ToString(format, CultureInfo.InvariantCulture)}, 2 SE = {(2 * se).ToString(format, CultureInfo.InvariantCulture)}";
-        if (seeds < MinimumSeeds)
-            return new Verdict(id, statement, paper, $"{numbers}: fewer than {MinimumSeeds} {samples}, not decided", null, Rule, seeds);
-        if (chance is { } c && (AtChance(a, c, higherIsBetter) || AtChance(b, c, higherIsBetter)))
-            return new Verdict(id, statement, paper, $"{numbers}: {(AtChance(a, c, higherIsBetter) ? a.Name : b.Name)} is at chance level ({c.ToString(format, CultureInfo.InvariantCulture)}), not decided", null, Rule, seeds);
-        int outcome = Compare(a, b, higherIsBetter);
-        string found = outcome switch { 1 => $"{a.Name} better", -1 => $"{b.Name} better", _ => "no difference detected" };
-        bool agrees = claim == Claim.Beats ? outcome == 1 : outcome >= 0;
-        return new Verdict(id, statement, paper, $"{numbers}: {found}", agrees, Rule, seeds);
+        if (claim == Claim.Matches && margin is not > 0)
+            throw new ArgumentException($"margin = {margin?.ToString(CultureInfo.InvariantCulture) ?? "null"}; a 'matches' claim needs a margin > 0 in the metric's units (id '{id}').", nameof(margin));
+        if (margin is <= 0) throw new ArgumentOutOfRangeException(nameof(margin), margin, $"margin = {margin}; expected > 0.");
+        string F(double x) => x.ToString(format, CultureInfo.InvariantCulture);
+        var c = Comparison.Of(a, b);
+        int n = Math.Min(a.Count, b.Count);
+        string test = claim == Claim.Matches ? $"non-inferiority, Welch t (one-sided 5 %), margin {F(margin!.Value)}" : margin is { } m0 ? $"Welch t (two-sided 5 %), margin {F(m0)}" : "Welch t (two-sided 5 %)";
+        var verdict = new Verdict(id, statement, paper, "", null, Rule, models ?? n)
+        {
+            PaperClaim = paperClaim, Test = test, Margin = margin, Samples = samples,
+            P = double.IsNaN(c.P) ? null : c.P,
+            Interval = double.IsNaN(c.Interval95.Low) ? null : claim == Claim.Matches ? [c.Interval90.Low, c.Interval90.High] : [c.Interval95.Low, c.Interval95.High],
+            IntervalLevel = double.IsNaN(c.Interval95.Low) ? null : claim == Claim.Matches ? 0.90 : 0.95,
+        };
+        string numbers = $"{a.Format(format)} vs {b.Format(format)} ({a.Count}{(a.Count == b.Count ? "" : $" and {b.Count}")} {samples}); {c.Format(format)}";
+        string Inconclusive(string why) => $"{numbers}: {why}, inconclusive";
+        if (n < MinimumSeeds)
+            return verdict with { Ours = Inconclusive($"fewer than {MinimumSeeds} {samples} a side") };
+        if (models is { } k && k < MinimumSeeds)
+            return verdict with { Ours = Inconclusive($"{k} trained model{(k == 1 ? "" : "s")} behind each side (the {samples} vary only what is built on {(k == 1 ? "it" : "them")}), so a claim about trained models cannot be decided") };
+        if (chance is { } ch && AtChance(a, ch, higherIsBetter) && AtChance(b, ch, higherIsBetter))
+            return verdict with { Ours = Inconclusive($"both at chance level ({F(ch)})") };
+        double sign = higherIsBetter ? 1 : -1;
+        // the intervals on the "better" scale: positive means A better
+        double lo95 = sign > 0 ? c.Interval95.Low : -c.Interval95.High, hi95 = sign > 0 ? c.Interval95.High : -c.Interval95.Low;
+        double lo90 = sign > 0 ? c.Interval90.Low : -c.Interval90.High, hi90 = sign > 0 ? c.Interval90.High : -c.Interval90.Low;
+        string better = lo95 > 0 ? $"{a.Name} better" : hi95 < 0 ? $"{b.Name} better" : "no difference shown";
+        if (claim == Claim.Beats)
+        {
+            if (lo95 > 0) return verdict with { Ours = $"{numbers}: {better}", Agrees = true };
+            if (hi95 < 0) return verdict with { Ours = $"{numbers}: {better}", Agrees = false };
+            if (margin is { } m && hi90 < m) return verdict with { Ours = $"{numbers}: any gain of {a.Name} is shown smaller than the margin {F(m)}", Agrees = false };
+            return verdict with { Ours = Inconclusive(better) };
+        }
+        double mm = margin!.Value;
+        if (lo90 > -mm) return verdict with { Ours = $"{numbers}: {a.Name} shown no worse than {b.Name} − {F(mm)} ({better})", Agrees = true };
+        if (hi90 < -mm) return verdict with { Ours = $"{numbers}: {a.Name} shown worse by more than the margin {F(mm)}", Agrees = false };
+        return verdict with { Ours = Inconclusive($"{better}; the interval reaches past the margin {F(mm)}") };
     }
 
     /// <summary>
-    /// The verdict on a target the paper reports (e.g. "recall ≥ 0.8 at 90 % sparsity"): agrees when the mean over ≥ 3
-    /// seeds reaches <paramref name="target"/>, disagrees when it falls short; fewer seeds decide nothing.
+    /// The verdict on a target (e.g. "recall ≥ 0.8 at 90 % sparsity", "slope below 1.5"): one-sided t on ≥ 3 independent
+    /// values — reached when the one-sided 95 % bound of the mean is on the target's good side, missed when the opposite
+    /// bound is on its bad side, otherwise inconclusive.
     /// </summary>
-    public static Verdict Reaches(string id, string statement, string paper, Sample a, double target, bool higherIsBetter = true, string format = "F3", string samples = "seeds")
+    public static Verdict Reaches(string id, string statement, string paper, Sample a, double target, bool higherIsBetter = true,
+                                  string format = "F3", string samples = "seeds", bool paperClaim = true, int? models = null)
     {
-        string t = target.ToString(format, CultureInfo.InvariantCulture);
+        string F(double x) => x.ToString(format, CultureInfo.InvariantCulture);
+        var verdict = new Verdict(id, statement, paper, "", null, TargetRule, models ?? a.Count)
+        { PaperClaim = paperClaim, Test = "one-sided t against a target (5 %)", Samples = samples };
+        string head = $"{a.Format(format)} ({a.Count} {samples}) against {F(target)}";
         if (a.Count < MinimumSeeds)
-            return new Verdict(id, statement, paper, $"{a.Format(format)} ({a.Count} {samples}) against {t}: fewer than {MinimumSeeds} {samples}, not decided", null, TargetRule, a.Count);
-        bool reached = higherIsBetter ? a.Mean >= target : a.Mean <= target;
-        return new Verdict(id, statement, paper, $"{a.Format(format)} ({a.Count} {samples}) against {t}: {(reached ? "reached" : "not reached")}", reached, TargetRule, a.Count);
+            return verdict with { Ours = $"{head}: fewer than {MinimumSeeds} {samples}, inconclusive" };
+        double se = a.StandardError, t = MathNet.Numerics.Distributions.StudentT.InvCDF(0, 1, a.Count - 1, 0.95);
+        double low = a.Mean - t * se, high = a.Mean + t * se;
+        var withInterval = verdict with { Interval = [low, high], IntervalLevel = 0.90 };
+        string interval = $"one-sided 95 % bounds [{F(low)}, {F(high)}]";
+        if (models is { } k && k < MinimumSeeds)
+            return withInterval with { Ours = $"{head}, {interval}: {k} trained model{(k == 1 ? "" : "s")} behind the {samples}, inconclusive" };
+        bool reached = higherIsBetter ? low >= target : high <= target;
+        bool missed = higherIsBetter ? high < target : low > target;
+        return withInterval with
+        {
+            Ours = $"{head}, {interval}: {(reached ? "reached" : missed ? "not reached" : "inconclusive")}",
+            Agrees = reached ? true : missed ? false : null,
+        };
     }
 
-    public const string TargetRule = "a target is reached when the mean over ≥ 3 seeds (or repeats, for timings) reaches it";
+    /// <summary>Counts of the papers' claims only: agrees, disagrees, inconclusive (probes and controls left out).</summary>
+    public static (int Agrees, int Disagrees, int Inconclusive) Tally(IEnumerable<Verdict> verdicts)
+    {
+        var paper = verdicts.Where(v => v.PaperClaim).ToList();
+        return (paper.Count(v => v.Agrees == true), paper.Count(v => v.Agrees == false), paper.Count(v => v.Agrees is null));
+    }
+
+    /// <summary>
+    /// Throws unless <paramref name="value"/>, formatted with <paramref name="format"/>, prints as <paramref name="cited"/> —
+    /// the check cell behind a sentence that cites a number ("3.8", "97.9 %").
+    /// </summary>
+    public static void Cites(string cited, double value, string format)
+    {
+        string printed = value.ToString(format, CultureInfo.InvariantCulture);
+        if (printed != cited && printed.Replace(" ", "") != cited.Replace(" ", ""))
+            throw new InvalidOperationException($"The text cites {cited}, but this run prints {printed} ({format}). Update the sentence.");
+    }
 
     /// <summary>Throws unless the verdict <paramref name="id"/> has the outcome the prose states — the check cell behind a sentence.</summary>
     public static void Require(IEnumerable<Verdict> verdicts, string id, bool? agrees)
@@ -143,7 +230,5 @@ public static class Verdicts
         return new ModelSummary(name, task, metric, s.Mean, s.StandardError, s.Count, s.Values);
     }
 
-    private static string Describe(bool? agrees) => agrees switch { true => "agrees", false => "disagrees", null => "is not decided" };
-
-    private static double Square(double x) => double.IsNaN(x) ? 0 : x * x;
+    private static string Describe(bool? agrees) => agrees switch { true => "agrees", false => "disagrees", null => "is inconclusive" };
 }
