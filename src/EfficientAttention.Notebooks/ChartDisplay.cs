@@ -40,8 +40,8 @@ public static partial class ChartDisplay
 
     public static void Register()
     {
-        Formatter.Register<GenericChart>((chart, writer) => writer.Write(Html(chart)), HtmlFormatter.MimeType);
-        Formatter.Register<GenericChart>((chart, writer) => writer.Write(FigureJson(chart)), PlotlyMimeType);
+        Formatter.Register<GenericChart>((chart, writer) => writer.Write(Html(Plots.RequireDistinctStyles(chart))), HtmlFormatter.MimeType);
+        Formatter.Register<GenericChart>((chart, writer) => writer.Write(FigureJson(Plots.RequireDistinctStyles(chart))), PlotlyMimeType);
         Formatter.Register<GenericChart>((_, writer) => writer.Write(PlainText), PlainTextFormatter.MimeType);
         Formatter.SetPreferredMimeTypesFor(typeof(GenericChart), PlotlyMimeType, HtmlFormatter.MimeType, PlainTextFormatter.MimeType);
         Formatter.Register<Table>((table, writer) => writer.Write(table.ToHtml()), HtmlFormatter.MimeType);

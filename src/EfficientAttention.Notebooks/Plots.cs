@@ -91,15 +91,24 @@ public static class Plots
         return Heatmap(Rows(matrix), title, xTitle, yTitle, x, y);
     }
 
-    /// <summary>Lines (with markers), optionally on log axes, with symmetric error bars where a series has them.</summary>
+    /// <summary>
+    /// Lines (with markers), optionally on log axes, with symmetric error bars where a series has them. Each series
+    /// takes its method's colour (<see cref="ColourOf"/>); where two series of the panel would share colour and dash
+    /// (a method family sharing a hue, or a dashed request), the later one takes the next dash, so no two series of
+    /// one panel look alike (<see cref="RequireDistinctStyles"/> checks every displayed chart).
+    /// </summary>
     public static GenericChart Lines(string title, string xTitle, string yTitle, IEnumerable<Series> series, bool logX = false, bool logY = false)
     {
+        var used = new HashSet<(string Colour, int Dash)>();
         var traces = series.Select(s =>
         {
-            var colour = Color.fromString(ColourOf(s.Name));
+            string hex = ColourOf(s.Name);
+            int dash = s.Dashed ? 1 : 0;
+            for (int tries = 0; !used.Add((hex, dash)) && tries < Dashes.Length; tries++) dash = (dash + 1) % Dashes.Length;
+            var colour = Color.fromString(hex);
             var line = Chart.Line<double, double, string>(x: s.X.ToArray(), y: s.Y.ToArray(), Name: s.Name, ShowMarkers: true,
-                                                           LineColor: colour, MarkerColor: colour,
-                                                           LineDash: s.Dashed ? StyleParam.DrawingStyle.Dash : StyleParam.DrawingStyle.Solid);
+                                                           LineColor: colour, MarkerColor: colour, LineDash: Dashes[dash],
+                                                           MarkerSymbol: Symbols[dash]);
             if (s.ErrorY is null) return line;
             var errors = Microsoft.FSharp.Core.FSharpOption<IEnumerable<double>>.Some(s.ErrorY.ToArray());
             return Plotly.NET.Chart.withYErrorStyle<double, double>(null, null, null, errors, null, null, null, null, null, null, null, null, null).Invoke(line);
@@ -108,6 +117,72 @@ public static class Plots
         chart = chart.WithXAxisStyle<double, double, string>(TitleText: xTitle, AxisType: logX ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear)
                      .WithYAxisStyle<double, double, string>(TitleText: yTitle, AxisType: logY ? StyleParam.AxisType.Log : StyleParam.AxisType.Linear);
         return WithTitle(chart, title);
+    }
+
+    private static readonly StyleParam.DrawingStyle[] Dashes =
+        [StyleParam.DrawingStyle.Solid, StyleParam.DrawingStyle.Dash, StyleParam.DrawingStyle.Dot, StyleParam.DrawingStyle.DashDot, StyleParam.DrawingStyle.LongDash];
+    private static readonly StyleParam.MarkerSymbol[] Symbols =
+        [StyleParam.MarkerSymbol.Circle, StyleParam.MarkerSymbol.Square, StyleParam.MarkerSymbol.Diamond, StyleParam.MarkerSymbol.TriangleUp, StyleParam.MarkerSymbol.Cross];
+
+    /// <summary>
+    /// A dot plot: each sample's mean as a dot in its method's colour with ± its standard error as an interval, on an
+    /// axis fitted to the data (not from zero), so differences of a few thousandths stay visible; a dashed line marks
+    /// <paramref name="reference"/> when given. Samples of one value show the dot alone.
+    /// </summary>
+    public static GenericChart Dots(string title, string xTitle, string yTitle, IReadOnlyList<Sample> samples, double? reference = null, string referenceName = "chance")
+    {
+        var names = samples.Select(s => s.Name).ToArray();
+        var used = new HashSet<(string, int)>();
+        var traces = samples.Select(s =>
+        {
+            string hex = ColourOf(s.Name);
+            int symbol = 0;
+            while (!used.Add((hex, symbol)) && symbol < Symbols.Length - 1) symbol++;
+            var dot = Chart.Point<string, double, string>(x: [s.Name], y: [Math.Round(s.Mean, 10)], Name: s.Name,
+                                                          MarkerColor: Color.fromString(hex), MarkerSymbol: Symbols[symbol]);
+            var se = Microsoft.FSharp.Core.FSharpOption<IEnumerable<double>>.Some([double.IsNaN(s.StandardError) ? 0 : Math.Round(s.StandardError, 10)]);
+            return Plotly.NET.Chart.withYErrorStyle<double, double>(null, null, null, se, null, null, null, null, null, null, null, null, null).Invoke(dot);
+        }).ToList();
+        if (reference is { } r)
+            traces.Add(Chart.Line<string, double, string>(x: [names[0], names[^1]], y: [r, r], Name: $"{referenceName} ({r.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)})",
+                                                          LineColor: Color.fromString("#444444"), LineDash: StyleParam.DrawingStyle.Dash));
+        return Titled(Chart.Combine(traces), title, xTitle, $"{yTitle} (mean ± SE)");
+    }
+
+    /// <summary>
+    /// The series of each panel that share colour, dash and marker with another series of the same panel (as
+    /// "panel: a = b"); empty when every series can be told apart. Reads the figure as it is displayed.
+    /// </summary>
+    public static IReadOnlyList<string> IndistinctSeries(GenericChart chart)
+    {
+        using var figure = System.Text.Json.JsonDocument.Parse(GenericChart.toJson(chart));
+        var clashes = new List<string>();
+        var seen = new Dictionary<string, string>();
+        foreach (var trace in figure.RootElement.GetProperty("data").EnumerateArray())
+        {
+            if (Text(trace, "type") is not ("scatter" or null)) continue;
+            string panel = $"{Text(trace, "xaxis") ?? "x"}/{Text(trace, "yaxis") ?? "y"}";
+            string colour = Nested(trace, "line", "color") ?? Nested(trace, "marker", "color") ?? "(default)";
+            string style = $"{panel}|{colour}|{Nested(trace, "line", "dash") ?? "solid"}|{Nested(trace, "marker", "symbol") ?? "circle"}";
+            string name = Text(trace, "name") ?? "(unnamed)";
+            if (seen.TryGetValue(style, out var other)) clashes.Add($"{panel}: '{other}' and '{name}' are both {colour}, {style.Split('|')[2]}");
+            else seen[style] = name;
+        }
+        return clashes;
+
+        static string? Text(System.Text.Json.JsonElement e, string key) =>
+            e.TryGetProperty(key, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String ? v.GetString() : null;
+        static string? Nested(System.Text.Json.JsonElement e, string part, string key) =>
+            e.TryGetProperty(part, out var p) && p.ValueKind == System.Text.Json.JsonValueKind.Object ? Text(p, key) : null;
+    }
+
+    /// <summary>Throws, naming the series, when two series of one panel share colour and dash (see <see cref="IndistinctSeries"/>).</summary>
+    public static GenericChart RequireDistinctStyles(GenericChart chart)
+    {
+        var clashes = IndistinctSeries(chart);
+        if (clashes.Count > 0)
+            throw new ArgumentException($"chart: series of one panel cannot be told apart ({string.Join("; ", clashes)}); give them distinct names, colours or dashes.", nameof(chart));
+        return chart;
     }
 
     /// <summary>A bar chart of named values.</summary>
@@ -150,14 +225,32 @@ public static class Plots
     /// Charts side by side (one row), each keeping its title as a subplot title. Heatmaps in one row share one colour
     /// scale (the range of all their values) and one colour bar, so equal colours mean equal values across panels.
     /// </summary>
-    public static GenericChart Row(params GenericChart[] charts)
+    public static GenericChart Row(params GenericChart[] charts) => Row(shareColourScale: true, charts);
+
+    /// <summary>
+    /// Charts side by side; with <paramref name="shareColourScale"/> false each heatmap keeps its own colour range and
+    /// colour bar (for panels whose values differ in range, where one scale would flatten one of them).
+    /// </summary>
+    public static GenericChart Row(bool shareColourScale, params GenericChart[] charts)
     {
-        charts = ShareLegend(ShareColourScale(charts));
+        charts = ShareLegend(shareColourScale ? ShareColourScale(charts) : OwnColourBars(charts));
         var titles = charts.Select(TitleOf).ToArray();
         var grid = Plotly.NET.Chart.Grid<string[], GenericChart[]>(1, charts.Length,
             Microsoft.FSharp.Core.FSharpOption<string[]>.Some(titles), null, null, null, null, null, null, null, null, null, null, null, null).Invoke(charts);
         return Plotly.NET.Chart.withTitle("", null).Invoke(grid).WithSize(Width: 420 * charts.Length, Height: 440);
     }
+
+    private static GenericChart[] OwnColourBars(GenericChart[] charts) =>
+        charts.Select((chart, index) => GenericChart.mapTrace(Microsoft.FSharp.Core.FSharpFunc<Trace, Trace>.FromConverter(trace =>
+        {
+            if (!IsHeatmap(trace)) return trace;
+            var bar = new DynamicObj.DynamicObj();
+            bar.SetProperty("x", (index + 1.0) / charts.Length - 0.02);
+            bar.SetProperty("len", 0.8);
+            bar.SetProperty("thickness", 12);
+            trace.SetProperty("colorbar", bar);
+            return trace;
+        }), chart)).ToArray();
 
     private static GenericChart[] ShareColourScale(GenericChart[] charts)
     {

@@ -42,6 +42,51 @@ public class PlotsTests
     }
 
     [Fact]
+    public void Series_of_one_panel_never_share_colour_and_dash()
+    {
+        // "distance" and "distance + window" take one hue; "baseline" asks for a dash twice
+        GenericChart Family() => Plots.Lines("t", "x", "y", [new Series("distance", [1.0], [1.0]), new Series("distance + window", [1.0], [2.0]),
+                                                 new Series("baseline", [1.0], [3.0], Dashed: true), new Series("baseline, again", [1.0], [4.0], Dashed: true)]);
+        var family = Family();
+        Assert.Equal([], Plots.IndistinctSeries(family));
+        var json = GenericChart.toJson(family).Replace(" ", "");
+        Assert.Contains("\"dash\":\"solid\"", json);
+        Assert.Contains("\"dash\":\"dot\"", json);
+        Assert.Equal([], Plots.IndistinctSeries(Plots.Row(Family(), Family())));                      // panels apart may repeat a style
+        // the check itself: two traces combined by hand in one colour and dash are caught, by name
+        var clash = Plotly.NET.CSharp.Chart.Combine([
+            Plotly.NET.CSharp.Chart.Line<double, double, string>(x: [1.0], y: [1.0], Name: "sdpa", LineColor: Color.fromString("#ff7f0e")),
+            Plotly.NET.CSharp.Chart.Line<double, double, string>(x: [1.0], y: [2.0], Name: "combiner-fixed", LineColor: Color.fromString("#ff7f0e"))]);
+        var problem = Assert.Single(Plots.IndistinctSeries(clash));
+        Assert.Contains("'sdpa' and 'combiner-fixed'", problem);
+        Assert.Throws<ArgumentException>(() => Plots.RequireDistinctStyles(clash));
+    }
+
+    [Fact]
+    public void Dots_show_means_with_standard_errors_on_a_fitted_axis()
+    {
+        var chart = Plots.Dots("t", "attention", "accuracy", [Sample.Of("full", [0.5, 0.7]), Sample.Of("combiner-fixed", [0.4, 0.4, 0.4])], reference: 0.1);
+        var json = GenericChart.toJson(chart).Replace(" ", "");
+        Assert.Contains("\"y\":[0.6]", json);
+        Assert.Contains("\"array\":[0.1", json);                                      // SE of {0.5, 0.7} = 0.1
+        Assert.Contains("accuracy(mean±SE)", json);
+        using var figure = System.Text.Json.JsonDocument.Parse(GenericChart.toJson(chart));
+        Assert.All(figure.RootElement.GetProperty("data").EnumerateArray(), t => Assert.Equal("scatter", t.GetProperty("type").GetString()));
+        Assert.Empty(Plots.IndistinctSeries(chart));
+    }
+
+    [Fact]
+    public void A_row_can_give_each_heatmap_its_own_colour_range()
+    {
+        var row = GenericChart.toJson(Plots.Row(shareColourScale: false, Plots.Heatmap(new[] { new[] { 0.0, 0.01 } }, "a", "x", "y"),
+                                                                          Plots.Heatmap(new[] { new[] { 0.0, 1.0 } }, "b", "x", "y"))).Replace(" ", "");
+        Assert.DoesNotContain("\"zmax\"", row);
+        Assert.Contains("\"colorbar\"", row);
+        Assert.Contains("\"zmax\":1.0", GenericChart.toJson(Plots.Row(Plots.Heatmap(new[] { new[] { 0.0, 0.01 } }, "a", "x", "y"),
+                                                                          Plots.Heatmap(new[] { new[] { 0.0, 1.0 } }, "b", "x", "y"))).Replace(" ", ""));
+    }
+
+    [Fact]
     public void Region_maps_draw_each_key_where_the_query_finds_it_and_keep_their_colours_in_a_row()
     {
         int[] map = [0, 1, 1, 2, 2, 0, -1, -1];                                  // q = 5: direct, regions 1 and 2, out of reach
