@@ -67,7 +67,7 @@ public static class Cases
                 }
             if (l <= routedLimit)
                 cases.Add(new("sparsefinder-end-to-end-0.9", "sparsefinder", l, EndToEnd, EndToEndState)
-                    { Note = "predictor included: project q, k to r = 4, k-means (10 clusters, fitted outside the timing) sorts queries and keys by cluster, entmax within each cluster (ClusteredEntmax); ≈ 90 % of causal pairs skipped" });
+                    { Note = "synthetic scaling row (random q, k and a random projection, not a trained predictor; notebook 03 times the learned graph on the masked LM): project q, k to r = 4, k-means (10 clusters, fitted outside the timing) sorts queries and keys by cluster, entmax within each cluster (ClusteredEntmax); ≈ 90 % of causal pairs skipped" });
         }
         return cases;
     }

@@ -52,7 +52,24 @@ public sealed record QuickReport(
     [property: JsonPropertyName("seconds")] double Seconds,
     [property: JsonPropertyName("cases")] IReadOnlyList<CaseResult> Cases)
 {
-    /// <summary>Every case's scaling in this run (see <see cref="ScalingFit"/>).</summary>
+    /// <summary>Every case's scaling over <see cref="Cases"/> (see <see cref="ScalingFit"/>).</summary>
+    [JsonPropertyName("fits")]
+    public IReadOnlyList<ScalingFit> Fits => QuickRun.Fits(Cases);
+
+    /// <summary>
+    /// The independent runs this report summarises (null for a single run). With several, <see cref="Cases"/> holds
+    /// per (case, pass, L) the median over runs of each run's median time and of each run's same-run ratio to SDPA.
+    /// </summary>
+    [JsonPropertyName("runs")]
+    public IReadOnlyList<SuiteRun>? Runs { get; init; }
+}
+
+/// <summary>One whole run of the suite: its own medians, same-run ratios and fits.</summary>
+public sealed record SuiteRun(
+    [property: JsonPropertyName("run")] int Run,
+    [property: JsonPropertyName("seconds")] double Seconds,
+    [property: JsonPropertyName("cases")] IReadOnlyList<CaseResult> Cases)
+{
     [JsonPropertyName("fits")]
     public IReadOnlyList<ScalingFit> Fits => QuickRun.Fits(Cases);
 }
@@ -113,6 +130,34 @@ public static class QuickRun
             return r with { RatioToSdpa = sdpa is null ? double.NaN : Math.Round(r.MedianMs / sdpa.MedianMs, 4) };
         }).ToList();
         return new QuickReport(machine, Cases.Batch, Cases.Heads, Cases.HeadDim, Math.Round(clock.Elapsed.TotalSeconds, 1), withRatios);
+    }
+
+    /// <summary>
+    /// Several independent runs as one report: each case's median time and same-run ratio are the medians over the
+    /// runs; every run is kept in <see cref="QuickReport.Runs"/> (its slopes and crossovers are the samples a verdict
+    /// on cost rests on).
+    /// </summary>
+    public static QuickReport Combine(IReadOnlyList<QuickReport> runs)
+    {
+        if (runs.Count == 0) throw new ArgumentException("runs is empty; expected ≥ 1 report.", nameof(runs));
+        if (runs.Count == 1) return runs[0];
+        var cases = runs[0].Cases.Select(first =>
+        {
+            var same = runs.Select(r => r.Cases.FirstOrDefault(c => c.Name == first.Name && c.Pass == first.Pass && c.L == first.L)).OfType<CaseResult>().ToList();
+            return first with
+            {
+                MedianMs = Math.Round(Measure.Median(same.Select(c => c.MedianMs).ToList()), 3),
+                RatioToSdpa = Math.Round(Measure.Median(same.Select(c => c.RatioToSdpa).ToList()), 4),
+                Repeats = same.Sum(c => c.Repeats),
+                PeakMiB = same.Select(c => c.PeakMiB).OfType<double>().DefaultIfEmpty(double.NaN).Max() is var p && !double.IsNaN(p) ? p : null,
+                Gflops = same.Select(c => c.Gflops).OfType<double>().ToList() is { Count: > 0 } g ? Math.Round(Measure.Median(g), 2) : null,
+            };
+        }).ToList();
+        return runs[0] with
+        {
+            Seconds = Math.Round(runs.Sum(r => r.Seconds), 1), Cases = cases,
+            Runs = runs.Select((r, i) => new SuiteRun(i + 1, r.Seconds, r.Cases)).ToList(),
+        };
     }
 
     /// <summary>The range of L the scaling slopes are fitted over.</summary>
@@ -184,7 +229,9 @@ public static class QuickRun
         text.AppendLine("# Benchmark results (quick mode)").AppendLine();
         text.AppendLine($"Machine: {m.Cpu}, {m.Cores} cores ({m.TorchThreads} torch threads), {m.Os}, {m.DotNet}, TorchSharp {m.TorchSharp}, device {m.Device}; " +
                         $"2048² float32 matmul {m.MatmulGflops} GFLOP/s{(m.GlibcTunables is { } t ? $", GLIBC_TUNABLES={t}" : "")}. B = {report.Batch}, H = {report.Heads}, d = {report.HeadDim}, float32, causal. " +
-                        $"Whole run {report.Seconds} s. Ratios are to `sdpa` at the same L and pass, measured in the same run.").AppendLine();
+                        (report.Runs is { } runs
+                            ? $"{runs.Count} independent runs, {report.Seconds} s in all; each time is the median over the runs of each run's median, each ratio the median over the runs of the same-run ratio to `sdpa` at the same L and pass."
+                            : $"Whole run {report.Seconds} s. Ratios are to `sdpa` at the same L and pass, measured in the same run.")).AppendLine();
         text.AppendLine("| case | L | fwd ms | fwd ÷ sdpa | fwd+bwd ms | fwd+bwd ÷ sdpa | peak MiB (fwd+bwd) | GFLOP/s (fwd+bwd, dense-equivalent) | note |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var group in report.Cases.GroupBy(c => (c.Name, c.L)).OrderBy(g => g.First().Family).ThenBy(g => g.Key.Name).ThenBy(g => g.Key.L))
@@ -193,7 +240,7 @@ public static class QuickRun
             var both = group.FirstOrDefault(c => c.Pass == "fwd+bwd");
             text.AppendLine($"| {group.Key.Name} | {group.Key.L} | {fwd?.MedianMs:F2} | {fwd?.RatioToSdpa:F2} | {both?.MedianMs:F2} | {both?.RatioToSdpa:F2} | {both?.PeakMiB?.ToString("F0") ?? "–"} | {both?.Gflops?.ToString("F1") ?? "–"} | {both?.Note ?? fwd?.Note} |");
         }
-        text.AppendLine().AppendLine($"## Scaling (this run): log–log slope of the median time over {SlopeFrom} ≤ L ≤ {SlopeTo}, and where a case overtakes SDPA").AppendLine();
+        text.AppendLine().AppendLine($"## Scaling{(report.Runs is null ? " (this run)" : " (medians over the runs; per-run fits in the JSON)")}: log–log slope of the median time over {SlopeFrom} ≤ L ≤ {SlopeTo}, and where a case overtakes SDPA").AppendLine();
         text.AppendLine("| case | pass | slope | lengths fitted | crossover vs sdpa (L) | faster than sdpa from L |");
         text.AppendLine("|---|---|---:|---|---:|---:|");
         foreach (var f in report.Fits.Where(f => f.Slope is not null))

@@ -22,15 +22,20 @@ public enum CombinerPartition
 public sealed record CombinerOptions(CombinerPartition Partition, int BlockSize, bool Causal = true)
 {
     /// <summary>
-    /// The block size that gives each partition its asymptotic cost at length L: s = 2^round(log₂ √L) for Fixed, Axial
-    /// and Mixture (direct part s, L/s regions: O(L√L)), halves rounding to even (L = 2 048 and 8 192 both give s = 64);
-    /// a constant s = 32 (capped at L) for Logsparse, whose log₂(L/s) regions make it O(L log L). The benchmark suite
-    /// and notebooks 04–05 use this rule.
+    /// The block size that gives each partition its asymptotic cost at length L. Fixed, Axial and Mixture (direct part
+    /// s, L/s regions: O(L√L)) take s ∝ √L at every L: causal, the multiple of 8 nearest √L (L = 1 024, 2 048, 4 096,
+    /// 8 192 give 32, 48, 64, 88; L pads up to a multiple of s); bidirectional, the divisor of L nearest √L (no padding
+    /// there). Logsparse, whose log₂(L/s) regions make it O(L log L), takes a constant s = 32 (capped at L). The benchmark
+    /// suite and notebooks 04–05 use this rule.
     /// </summary>
     public static CombinerOptions ForLength(CombinerPartition partition, int length, bool causal = true)
     {
         if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, $"length = {length}; expected ≥ 1.");
-        int s = partition == CombinerPartition.Logsparse ? Math.Min(32, length) : 1 << (int)Math.Round(Math.Log2(Math.Sqrt(length)), MidpointRounding.ToEven);
+        if (partition == CombinerPartition.Logsparse) return new(partition, Math.Min(32, length), causal);
+        double root = Math.Sqrt(length);
+        int s = causal
+            ? (root >= 8 ? 8 * (int)Math.Round(root / 8, MidpointRounding.AwayFromZero) : Math.Max(1, (int)Math.Round(root)))
+            : Enumerable.Range(1, length).Where(d => length % d == 0).MinBy(d => Math.Abs(d - root))!;
         return new(partition, s, causal);
     }
 }

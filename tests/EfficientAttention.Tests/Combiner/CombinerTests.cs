@@ -261,17 +261,27 @@ public class CombinerTests
     }
 
     [Theory]
-    [InlineData(CombinerPartition.Fixed, 1024, 32)]
-    [InlineData(CombinerPartition.Axial, 2048, 64)]       // log₂ √2048 = 5.5 rounds to even: 6
-    [InlineData(CombinerPartition.Mixture, 8192, 64)]     // log₂ √8192 = 6.5 rounds to even: 6
-    [InlineData(CombinerPartition.Axial, 4096, 64)]
-    [InlineData(CombinerPartition.Logsparse, 8192, 32)]
-    [InlineData(CombinerPartition.Logsparse, 16, 16)]
-    public void Block_size_for_a_length_follows_each_partitions_asymptotics(CombinerPartition p, int length, int expected)
+    [InlineData(CombinerPartition.Fixed, 1024, true, 32)]
+    [InlineData(CombinerPartition.Axial, 2048, true, 48)]       // √2048 = 45.3: the nearest multiple of 8
+    [InlineData(CombinerPartition.Mixture, 8192, true, 88)]     // √8192 = 90.5
+    [InlineData(CombinerPartition.Axial, 4096, true, 64)]
+    [InlineData(CombinerPartition.Fixed, 2048, false, 32)]      // bidirectional: the divisor of L nearest √L
+    [InlineData(CombinerPartition.Fixed, 48, false, 6)]
+    [InlineData(CombinerPartition.Fixed, 30, true, 5)]
+    [InlineData(CombinerPartition.Logsparse, 8192, true, 32)]
+    [InlineData(CombinerPartition.Logsparse, 16, false, 16)]
+    public void Block_size_for_a_length_follows_each_partitions_asymptotics(CombinerPartition p, int length, bool causal, int expected)
     {
-        var options = CombinerOptions.ForLength(p, length, causal: false);
-        Assert.Equal((p, expected, false), (options.Partition, options.BlockSize, options.Causal));
+        var options = CombinerOptions.ForLength(p, length, causal);
+        Assert.Equal((p, expected, causal), (options.Partition, options.BlockSize, options.Causal));
         Assert.Contains("length = 0", Assert.Throws<ArgumentOutOfRangeException>(() => CombinerOptions.ForLength(p, 0)).Message);
+    }
+
+    [Fact]
+    public void The_block_size_grows_with_the_square_root_of_the_length_over_the_suites_range()
+    {
+        var sizes = new[] { 1024, 2048, 4096, 8192 }.Select(l => (double)CombinerOptions.ForLength(CombinerPartition.Fixed, l).BlockSize / Math.Sqrt(l)).ToArray();
+        Assert.All(sizes, ratio => Assert.InRange(ratio, 0.9, 1.1));
     }
 }
 
