@@ -35,4 +35,27 @@ public class BenchmarkTableTests
         Assert.Null(table.FitOf("sdpa")!.FasterThanSdpaFrom);
         Assert.Equal("s = 32", table.Find("combiner-fixed", 1024)!.Note);
     }
+
+    [Fact]
+    public void A_suite_of_several_runs_gives_per_run_samples_and_error_bars()
+    {
+        string Run(double sdpa2048, double fixed2048, double slope) => $$"""
+            {"run": 1, "seconds": 5, "cases": [
+              {"name": "sdpa", "family": "full", "pass": "fwd+bwd", "L": 2048, "median_ms": {{sdpa2048}}, "ratio_to_sdpa": 1},
+              {"name": "combiner-fixed", "family": "combiner", "pass": "fwd+bwd", "L": 2048, "median_ms": {{fixed2048}}, "ratio_to_sdpa": {{fixed2048 / sdpa2048}}}],
+             "fits": [{"name": "combiner-fixed", "pass": "fwd+bwd", "slope": {{slope}}, "crossover_vs_sdpa": 1000, "faster_than_sdpa_from": 2048}]}
+            """;
+        var json = Json.TrimEnd().TrimEnd('}') + $", \"runs\": [{Run(40, 20, 1.1)}, {Run(50, 20, 1.2)}, {Run(40, 30, 1.3)}]}}";
+        var table = BenchmarkTable.Parse(JsonDocument.Parse(json).RootElement);
+        Assert.Equal(3, table.Runs.Count);
+        var slopes = table.SlopeSample("combiner-fixed");
+        Assert.Equal([1.1, 1.2, 1.3], slopes.Values);
+        Assert.Equal([0.5, 0.4, 0.75], table.RatioSample("combiner-fixed", "sdpa", 2048).Values.Select(x => Math.Round(x, 12)));
+        Assert.Equal(3, table.CrossoverSample("combiner-fixed").Count);
+        var curve = table.Curve("combiner-fixed");
+        Assert.NotNull(curve.ErrorY);
+        Assert.Equal(Sample.Of("x", [20.0, 20, 30]).StandardError, curve.ErrorY![1], 12);   // L = 2048: SE over the runs
+        Assert.Empty(BenchmarkTable.Parse(JsonDocument.Parse(Json).RootElement).Runs);
+        Assert.Null(BenchmarkTable.Parse(JsonDocument.Parse(Json).RootElement).Curve("sdpa").ErrorY);
+    }
 }
