@@ -237,7 +237,21 @@ public static class Plots
         var titles = charts.Select(TitleOf).ToArray();
         var grid = Plotly.NET.Chart.Grid<string[], GenericChart[]>(1, charts.Length,
             Microsoft.FSharp.Core.FSharpOption<string[]>.Some(titles), null, null, null, null, null, null, null, null, null, null, null, null).Invoke(charts);
-        return Plotly.NET.Chart.withTitle("", null).Invoke(grid).WithSize(Width: 420 * charts.Length, Height: 440);
+        grid = Plotly.NET.Chart.withTitle("", null).Invoke(grid);
+        if (!charts.Any(c => GenericChart.getTraces(c).Any(t => t.type == "scatter")))
+            return grid.WithSize(Width: 420 * charts.Length, Height: 440);
+        // line charts: the legend goes under the panels, across the whole row, so a static picture never cuts it off
+        grid = GenericChart.mapLayout(Microsoft.FSharp.Core.FSharpFunc<Layout, Layout>.FromConverter(layout =>
+        {
+            var legend = new DynamicObj.DynamicObj();
+            legend.SetProperty("orientation", "h");
+            legend.SetProperty("x", 0);
+            legend.SetProperty("y", -0.2);
+            legend.SetProperty("yanchor", "top");
+            layout.SetProperty("legend", legend);
+            return layout;
+        }), grid);
+        return grid.WithSize(Width: 420 * charts.Length, Height: 540);
     }
 
     private static GenericChart[] OwnColourBars(GenericChart[] charts) =>
@@ -285,13 +299,13 @@ public static class Plots
         ["sparsemax"] = "#d62728", ["bisection"] = "#9467bd", ["α-entmax"] = "#9467bd",
         // Reuse Transformers (02)
         ["baseline"] = "#1f77b4", ["trained"] = "#1f77b4", ["reuse"] = "#ff7f0e", ["uniform maps"] = "#7f7f7f", ["random init"] = "#7f7f7f",
-        ["random data"] = "#8c564b", ["deeper"] = "#2ca02c", ["analytic"] = "#000000",
+        ["random data"] = "#8c564b", ["deeper"] = "#2ca02c", ["analytic"] = "#000000", ["oracle"] = "#000000",
         // Sparsefinder (03)
         ["dense entmax"] = "#2ca02c", ["routed entmax"] = "#17becf", ["distance"] = "#1f77b4", ["buckets"] = "#ff7f0e", ["k-means"] = "#d62728",
         ["window"] = "#7f7f7f", ["bigbird"] = "#8c564b", ["routing"] = "#e377c2", ["fixed"] = "#bcbd22", ["strided"] = "#9467bd",
         // Combiner (04)
         ["full"] = "#1f77b4", ["combiner-fixed"] = "#ff7f0e", ["combiner-logsparse"] = "#2ca02c", ["combiner-axial"] = "#d62728",
-        ["combiner-mixture"] = "#9467bd", ["logsparse"] = "#8c564b", ["axial"] = "#e377c2", ["sdpa"] = "#ff7f0e",
+        ["combiner-mixture"] = "#9467bd", ["logsparse"] = "#8c564b", ["axial"] = "#e377c2", ["sdpa"] = "#393b79",
     };
 
     /// <summary>The colour <paramref name="name"/> is drawn in (see <see cref="MethodColours"/>).</summary>

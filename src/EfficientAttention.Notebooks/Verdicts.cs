@@ -137,10 +137,10 @@ public static class Verdicts
         };
         string numbers = $"{a.Format(format)} vs {b.Format(format)} ({a.Count}{(a.Count == b.Count ? "" : $" and {b.Count}")} {samples}); {c.Format(format)}";
         string Inconclusive(string why) => $"{numbers}: {why}, inconclusive";
-        if (n < MinimumSeeds)
-            return verdict with { Ours = Inconclusive($"fewer than {MinimumSeeds} {samples} a side") };
         if (models is { } k && k < MinimumSeeds)
             return verdict with { Ours = Inconclusive($"{k} trained model{(k == 1 ? "" : "s")} behind each side (the {samples} vary only what is built on {(k == 1 ? "it" : "them")}), so a claim about trained models cannot be decided") };
+        if (n < MinimumSeeds)
+            return verdict with { Ours = Inconclusive($"fewer than {MinimumSeeds} {samples} a side") };
         if (chance is { } ch && AtChance(a, ch, higherIsBetter) && AtChance(b, ch, higherIsBetter))
             return verdict with { Ours = Inconclusive($"both at chance level ({F(ch)})") };
         double sign = higherIsBetter ? 1 : -1;
