@@ -78,7 +78,7 @@ public static class Cases
     private static object EndToEndState(int length)
     {
         var g = new Generator(3);
-        var projection = randn(new long[] { Heads, HeadDim, 4 }, generator: g) / Math.Sqrt(HeadDim);
+        var projection = randn(new long[] { Heads, HeadDim, 4 }, generator: g).div_(Scalars.Of(Math.Sqrt(HeadDim)));
         var sample = randn(new long[] { Batch, Heads, Math.Min(length, 1024), HeadDim }, generator: g).matmul(projection);
         return new EndToEndSetup(projection, KMeansPredictor.Fit(sample, sample, clusters: 10, seed: 0));
     }
@@ -108,7 +108,7 @@ public static class Cases
     {
         manual_seed(0);
         var layer = new MultiHeadAttention(Heads * HeadDim, Heads, new ScaledDotProductAttention(useFusedKernel: false), reusedHeads: reused);   // maps materialised, as a layer that hands them on
-        var previous = Normalizers.Softmax(randn(Batch, Heads, length, length)).masked_fill(ones(length, length, ScalarType.Bool).triu(1), 0);
+        var previous = Normalizers.Softmax(randn(Batch, Heads, length, length)).masked_fill(ones(length, length, ScalarType.Bool).triu(1), Scalars.Zero);
         return new ReuseSetup(layer, previous);
     }
 

@@ -41,9 +41,9 @@ public sealed class ScaledDotProductAttention : IAttention
     {
         var (batch, heads, lq, lk) = Check(q, k, v);
         using var scope = NewDisposeScope();
-        var scores = (q / Math.Sqrt(q.shape[3])).matmul(k.transpose(-2, -1));  // (B, H, Lq, Lk); scaling q costs L·d, not L²
+        var scores = q.div(Scalars.Of(Math.Sqrt(q.shape[3]))).matmul(k.transpose(-2, -1));  // (B, H, Lq, Lk); scaling q costs L·d, not L²
         if (mask?.ToDense(batch, heads, lq, lk, q.device) is { } allowed)
-            scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
+            scores = scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var p = normalizer.Apply(scores);                                      // (B, H, Lq, Lk), rows on the simplex
         var output = p.matmul(v);                                              // (B, H, Lq, dᵥ)
         return new(output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());

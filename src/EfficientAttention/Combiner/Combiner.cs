@@ -88,7 +88,7 @@ public static class Combiner
             (q, k, v) = (nn.functional.pad(q, pad), nn.functional.pad(k, pad), nn.functional.pad(v, pad));
             if (real is not null) real = nn.functional.pad(real, new long[] { 0, padded - lq }, value: 0);   // the tail is not real
         }
-        q = q / Math.Sqrt(q.shape[3]);                                          // every logit below is (q/√d)·k
+        q = q.div(Scalars.Of(Math.Sqrt(q.shape[3])));                                          // every logit below is (q/√d)·k
         var output = options.Partition switch
         {
             CombinerPartition.Fixed => Fixed(q, k, v, s, options.Causal, real),

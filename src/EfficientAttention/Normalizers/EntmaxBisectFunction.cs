@@ -22,7 +22,7 @@ internal sealed class EntmaxBisectFunction : SingleTensorFunction<EntmaxBisectFu
         double exponent = 1 / (alpha - 1);
         long n = a.shape[dim];
         var shape = a.shape.ToArray(); shape[dim] = 1;
-        var tauLo = full(shape, -1.0, dtype: a.dtype, device: a.device);  // (…, 1, …): f(τ_lo) ≥ 0
+        var tauLo = full(shape, Scalars.Of(-1.0), dtype: a.dtype, device: a.device);  // (…, 1, …): f(τ_lo) ≥ 0
         double width = 1 - Math.Pow(1.0 / n, alpha - 1);                 // τ_hi − τ_lo, the same for every slice
         Tensor? p = null;
         for (int i = 0; i < iterations; i++)

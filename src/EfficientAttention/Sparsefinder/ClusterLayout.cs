@@ -103,7 +103,7 @@ public static class ClusteredEntmax
         var vc = RoutedEntmax.Gather(v, keyLists);
         var allowed = queryPresent.unsqueeze(-1).logical_and(keyPresent.unsqueeze(-2));   // (B, H, C, Mq, Mk)
         if (causal) allowed = allowed.logical_and(keyLists.unsqueeze(-2).le(queryLists.unsqueeze(-1)));
-        var scores = qc.matmul(kc.transpose(-2, -1)).div_(Math.Sqrt(d)).masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
+        var scores = qc.matmul(kc.transpose(-2, -1)).div_(Scalars.Of(Math.Sqrt(d))).masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
         var p = Normalizers.Entmax15(scores);                                         // fully masked rows (padding): zeros
         var blocks = p.matmul(vc).view(batch, heads, clusters * mq, dv);
         var where = queryLists.view(batch, heads, clusters * mq, 1).expand(batch, heads, clusters * mq, dv);

@@ -20,8 +20,8 @@ public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q
         if (rank < 1) throw new ArgumentOutOfRangeException(nameof(rank), rank, $"rank r = {rank}; expected ≥ 1 (the paper uses r = 4).");
         TorchRuntime.EnsureLoaded();
         var generator = new Generator((ulong)seed, device("cpu"));
-        queryWeight = new Parameter(randn(new long[] { heads, headDim, rank }, dtype, generator: generator) / Math.Sqrt(headDim));
-        keyWeight = new Parameter(randn(new long[] { heads, headDim, rank }, dtype, generator: generator) / Math.Sqrt(headDim));
+        queryWeight = new Parameter(randn(new long[] { heads, headDim, rank }, dtype, generator: generator).div_(Scalars.Of(Math.Sqrt(headDim))));
+        keyWeight = new Parameter(randn(new long[] { heads, headDim, rank }, dtype, generator: generator).div_(Scalars.Of(Math.Sqrt(headDim))));
         Heads = heads;
         HeadDim = headDim;
         Rank = rank;

@@ -89,7 +89,7 @@ public static class RoutedEntmax
         long chunk = Math.Max(1, ChunkElements / (batch * heads * (gather ? m * Math.Max(d, dv) : lk)));
         var indices = layout.Indices.to(q.device);
         var present = layout.Present.to(q.device);
-        var scaled = q / Math.Sqrt(d);
+        var scaled = q.div(Scalars.Of(Math.Sqrt(d)));
         var outputs = new List<Tensor>();
         var weights = new List<Tensor>();
         for (long start = 0; start < lq; start += chunk)
@@ -100,7 +100,7 @@ public static class RoutedEntmax
             var scores = gather
                 ? queries.unsqueeze(-2).matmul(Gather(k, idx).transpose(-2, -1)).squeeze(-2)  // (B, H, c, m) from (B, H, c, m, d) keys
                 : queries.matmul(k.transpose(-2, -1)).gather(-1, idx);                        // (B, H, c, Lk) rows → their m candidates
-            scores = scores.masked_fill(present.narrow(2, start, end - start).logical_not(), double.NegativeInfinity);
+            scores = scores.masked_fill(present.narrow(2, start, end - start).logical_not(), Scalars.NegativeInfinity);
             var p = Normalizers.Entmax15(scores);                                            // zeros for a query with no candidate
             outputs.Add(gather
                 ? p.unsqueeze(-2).matmul(Gather(v, idx)).squeeze(-2)                         // (B, H, c, dᵥ)

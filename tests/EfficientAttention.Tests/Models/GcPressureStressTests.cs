@@ -1,3 +1,5 @@
+using Xunit.Abstractions;
+
 namespace EfficientAttention.Tests;
 
 /// <summary>
@@ -9,7 +11,7 @@ namespace EfficientAttention.Tests;
 /// local's life at its last use as it does in the trainings.
 /// </summary>
 [Trait("Category", "Slow")]
-public class GcPressureStressTests
+public class GcPressureStressTests(ITestOutputHelper output)
 {
     /// <summary>A thread that allocates and forces a full, blocking collection (with finalizers run) in a loop.</summary>
     private sealed class GcPressure : IDisposable
@@ -50,6 +52,7 @@ public class GcPressureStressTests
             Assert.True(double.IsFinite(history.Train[^1].Loss), $"loss {history.Train[^1].Loss}");
             collections = pressure.Collections;
         }
+        output.WriteLine($"{collections} forced collections during 600 steps");
         Assert.True(collections >= 600, $"only {collections} forced collections during 600 steps: the pressure was too light to test anything");
     }
 }
