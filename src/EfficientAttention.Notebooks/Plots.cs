@@ -233,10 +233,14 @@ public static class Plots
     /// </summary>
     public static GenericChart Row(bool shareColourScale, params GenericChart[] charts)
     {
-        charts = ShareLegend(shareColourScale ? ShareColourScale(charts) : OwnColourBars(charts));
+        // Own colour bars sit in the gap right of each panel: widen the gaps so that a bar never covers the next panel's labels.
+        bool ownBars = !shareColourScale && charts.Any(c => GenericChart.getTraces(c).Any(IsHeatmap));
+        double gap = ownBars ? OwnBarGap : 0.2;
+        charts = ShareLegend(shareColourScale ? ShareColourScale(charts) : OwnColourBars(charts, gap));
         var titles = charts.Select(TitleOf).ToArray();
         var grid = Plotly.NET.Chart.Grid<string[], GenericChart[]>(1, charts.Length,
-            Microsoft.FSharp.Core.FSharpOption<string[]>.Some(titles), null, null, null, null, null, null, null, null, null, null, null, null).Invoke(charts);
+            Microsoft.FSharp.Core.FSharpOption<string[]>.Some(titles), null, null, null, null, null, null, null,
+            Microsoft.FSharp.Core.FSharpOption<double>.Some(gap), null, null, null, null).Invoke(charts);
         grid = Plotly.NET.Chart.withTitle("", null).Invoke(grid);
         if (!charts.Any(c => GenericChart.getTraces(c).Any(t => t.type == "scatter")))
             return grid.WithSize(Width: 420 * charts.Length, Height: 440);
@@ -254,12 +258,18 @@ public static class Plots
         return grid.WithSize(Width: 420 * charts.Length, Height: 540);
     }
 
-    private static GenericChart[] OwnColourBars(GenericChart[] charts) =>
+    /// <summary>The gap between panels (a fraction of one panel's width) when each heatmap has its own colour bar.</summary>
+    private const double OwnBarGap = 0.5;
+
+    /// <summary>Each heatmap's colour bar just right of its panel: with n panels and gap g, a panel is c = 1 / (n + (n − 1) g) wide and panel i starts at i·c·(1 + g).</summary>
+    private static GenericChart[] OwnColourBars(GenericChart[] charts, double gap) =>
         charts.Select((chart, index) => GenericChart.mapTrace(Microsoft.FSharp.Core.FSharpFunc<Trace, Trace>.FromConverter(trace =>
         {
             if (!IsHeatmap(trace)) return trace;
+            double cell = 1 / (charts.Length + (charts.Length - 1) * gap);
             var bar = new DynamicObj.DynamicObj();
-            bar.SetProperty("x", (index + 1.0) / charts.Length - 0.02);
+            bar.SetProperty("x", index * cell * (1 + gap) + cell + 0.01);
+            bar.SetProperty("xanchor", "left");
             bar.SetProperty("len", 0.8);
             bar.SetProperty("thickness", 12);
             trace.SetProperty("colorbar", bar);

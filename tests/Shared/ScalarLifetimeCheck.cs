@@ -46,6 +46,13 @@ internal static class ScalarLifetimeCheck
     private static bool Exempt(MethodDefinition m) =>
         m.Name == "arange" && m.DeclaringType.FullName == "TorchSharp.torch" && m.Parameters.Count(p => p.ParameterType.Name == "Scalar") == 3;
 
+    /// <summary>Fails, listing file and line, when the sources of <c>src/&lt;project&gt;</c> make a collectable Scalar.</summary>
+    public static void AssertNone(string project)
+    {
+        var found = Violations(Path.Combine(DatasetSetup.RepositoryRoot(), "src", project));
+        Xunit.Assert.True(found.Count == 0, $"{found.Count} places in {project} make a collectable Scalar (pass Scalars.Of(x) / Scalars.One explicitly):\n" + string.Join("\n", found.Take(80)));
+    }
+
     /// <summary>The global usings that the .NET SDK generates for a project with <c>ImplicitUsings</c> enabled.</summary>
     private static readonly string[] ImplicitUsings =
         ["System", "System.Collections.Generic", "System.IO", "System.Linq", "System.Net.Http", "System.Threading", "System.Threading.Tasks"];
