@@ -36,6 +36,8 @@ public sealed record TrainingManifest
     public string? Weights { get; init; }
     public string? Sha256 { get; init; }
     public string? Dtype { get; init; }
+    /// <summary>Other held-out metrics of the run, by name (e.g. accuracy beside a perplexity).</summary>
+    public SortedDictionary<string, double>? Scores { get; init; }
     /// <summary>The training curve (recipes that track it): mean training loss per logging window, held-out metric where measured.</summary>
     public IReadOnlyList<CurvePoint>? Curve { get; init; }
 }

@@ -28,8 +28,11 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
     private readonly LayerNorm embeddingNorm;
     private readonly ModuleList<BertLayer> layers;
 
-    /// <summary>The encoder with <paramref name="weights"/> (e.g. <see cref="BertWeights.FromOnnx"/>), in eval mode.</summary>
-    public BertEncoder(BertWeights weights) : this(weights.Shape)
+    /// <summary>
+    /// The encoder with <paramref name="weights"/> (e.g. <see cref="BertWeights.FromOnnx"/>), in eval mode; its attention
+    /// normalizes with <paramref name="normalizer"/> (softmax, as trained, by default; 1.5-entmax for Sparsefinder's regime).
+    /// </summary>
+    public BertEncoder(BertWeights weights, Normalizer? normalizer = null) : this(weights.Shape, normalizer)
     {
         using (no_grad())
         {
@@ -61,20 +64,27 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
         return encoder;
     }
 
-    private BertEncoder(BertShape shape) : base(nameof(BertEncoder))
+    private BertEncoder(BertShape shape, Normalizer? normalizer = null) : base(nameof(BertEncoder))
     {
         TorchRuntime.EnsureLoaded();
         Shape = shape;
+        Normalizer = normalizer ?? Normalizer.Softmax;
         words = Embedding(Shape.Vocabulary, Shape.ModelDim);
         positions = Embedding(Shape.MaxPositions, Shape.ModelDim);
         tokenTypes = Embedding(Shape.TokenTypes, Shape.ModelDim);
         embeddingNorm = LayerNorm(Shape.ModelDim, Shape.LayerNormEpsilon);
-        layers = new ModuleList<BertLayer>(Enumerable.Range(0, Shape.Layers).Select(_ => new BertLayer(Shape)).ToArray());
+        layers = new ModuleList<BertLayer>(Enumerable.Range(0, Shape.Layers).Select(_ => new BertLayer(Shape, Normalizer)).ToArray());
         RegisterComponents();
         eval();
     }
 
     public BertShape Shape { get; }
+
+    /// <summary>The word embedding matrix (V, D), which a masked-LM head ties its decoder to.</summary>
+    public Tensor WordEmbeddings => words.weight!;
+
+    /// <summary>How every head turns scores into probabilities.</summary>
+    public Normalizer Normalizer { get; }
 
     /// <summary>
     /// Encodes token ids (B, L) int64 with <paramref name="realTokens"/> (B, L) bool (false: padding) and optional token
@@ -109,9 +119,9 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
         Tensor? previous = null;
         for (int l = 0; l < layers.Count; l++)
         {
-            (x, var p) = layers[l].Forward(x, mask, realTokens, l, previous, edit);
+            (x, var p) = layers[l].Forward(x, mask, realTokens, l, previous, edit, keepMaps: withProbabilities);
             previous = p;
-            if (withProbabilities) maps.Add(p);
+            if (withProbabilities) maps.Add(p!);
             hidden?.Add(x.detach().MoveToOuterDisposeScope());
         }
         var probabilities = withProbabilities ? stack(maps).MoveToOuterDisposeScope() : null;
@@ -146,12 +156,13 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
     {
         private readonly Linear query, key, value, attentionOutput, intermediate, output;
         private readonly LayerNorm attentionNorm, outputNorm;
-        private readonly ScaledDotProductAttention core = new();
+        private readonly ScaledDotProductAttention core;
         private readonly int heads;
 
-        public BertLayer(BertShape shape) : base(nameof(BertLayer))
+        public BertLayer(BertShape shape, Normalizer normalizer) : base(nameof(BertLayer))
         {
             heads = shape.Heads;
+            core = new ScaledDotProductAttention(normalizer);
             (query, key, value) = (Linear(shape.ModelDim, shape.ModelDim), Linear(shape.ModelDim, shape.ModelDim), Linear(shape.ModelDim, shape.ModelDim));
             attentionOutput = Linear(shape.ModelDim, shape.ModelDim);
             attentionNorm = LayerNorm(shape.ModelDim, shape.LayerNormEpsilon);
@@ -163,14 +174,20 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
 
         public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward(x, mask, …)");
 
-        public (Tensor Hidden, Tensor Probabilities) Forward(Tensor x, AttentionMask mask, Tensor realTokens, int index, Tensor? previous, MapEdit? edit)
+        public (Tensor Hidden, Tensor? Probabilities) Forward(Tensor x, AttentionMask mask, Tensor realTokens, int index, Tensor? previous, MapEdit? edit, bool keepMaps)
         {
             long batch = x.shape[0], length = x.shape[1], d = x.shape[2] / heads;
             Tensor Split(Tensor t) => t.view(batch, length, heads, d).transpose(1, 2);
             var (q, k, v) = (Split(query.call(x)), Split(key.call(x)), Split(value.call(x)));
-            var p = core.Forward(q, k, v, mask, withProbabilities: true).Probabilities!;
-            if (edit is not null) p = edit(index, p, previous, realTokens);
-            var o = p.matmul(v).transpose(1, 2).reshape(batch, length, heads * d);
+            Tensor o, p;
+            if (keepMaps || edit is not null)
+            {
+                p = core.Forward(q, k, v, mask, withProbabilities: true).Probabilities!;
+                if (edit is not null) p = edit(index, p, previous, realTokens);
+                o = p.matmul(v);
+            }
+            else (o, p) = (core.Forward(q, k, v, mask).Output, null!);                  // training: softmax takes the fused kernel
+            o = o.transpose(1, 2).reshape(batch, length, heads * d);
             var a = attentionNorm.call(attentionOutput.call(o).add(x, Scalars.One));
             var h = output.call(nn.functional.gelu(intermediate.call(a)));
             return (outputNorm.call(h.add(a, Scalars.One)), p);

@@ -34,20 +34,23 @@ public sealed class MiniLM : IDisposable
     /// <summary>Where the weights were read from (package, version, file).</summary>
     public string Source { get; }
 
-    /// <summary>Loads the model and tokenizer from the package cache (about 2 s); <paramref name="version"/> must be the one the build names.</summary>
-    public static MiniLM Load(string? version = null)
+    /// <summary>
+    /// Loads the model and tokenizer from the package cache (about 2 s); <paramref name="version"/> must be the one the
+    /// build names; <paramref name="normalizer"/> replaces softmax in every head (the weights stay those trained with softmax).
+    /// </summary>
+    public static MiniLM Load(string? version = null, Normalizer? normalizer = null)
     {
         version ??= PackageVersion;
         if (version != PackageVersion)
             throw new ArgumentException($"version = {version}: this loader reads {PackageId} {PackageVersion} only (its graph was mapped and checked against ONNX Runtime at that version).", nameof(version));
         var dll = PackageResources.Find(PackageId, version, AssemblyPath);
-        return FromBytes(PackageResources.Read(dll, ModelResource), PackageResources.Read(dll, VocabularyResource), $"{PackageId} {version} ({dll})");
+        return FromBytes(PackageResources.Read(dll, ModelResource), PackageResources.Read(dll, VocabularyResource), $"{PackageId} {version} ({dll})", normalizer);
     }
 
     /// <summary>Builds the model from ONNX bytes and a WordPiece vocabulary (one token per line).</summary>
-    public static MiniLM FromBytes(byte[] onnx, byte[] vocabulary, string source)
+    public static MiniLM FromBytes(byte[] onnx, byte[] vocabulary, string source, Normalizer? normalizer = null)
     {
-        var encoder = new BertEncoder(BertWeights.FromOnnx(onnx));
+        var encoder = new BertEncoder(BertWeights.FromOnnx(onnx), normalizer);
         var tokenizer = BertTokenizer.Create(new MemoryStream(vocabulary), new BertOptions { LowerCaseBeforeTokenization = true });
         return new MiniLM(encoder, tokenizer, source);
     }

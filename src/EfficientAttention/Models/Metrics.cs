@@ -32,7 +32,8 @@ public static class Metrics
             {
                 using var scope = NewDisposeScope();
                 var (x, y) = data.Get(batch);
-                var (l, c, n) = Totals(model.call(x.to(device)), y.to(device));
+                var (logits, counted) = model is ICountedOutputs o ? o.AtCounted(x.to(device), y.to(device)) : (model.call(x.to(device)), y.to(device));
+                var (l, c, n) = Totals(logits, counted);
                 lossSum += l; correct += c; targets += n;
             }
         return new Evaluation(lossSum / Math.Max(targets, 1), (double)correct / Math.Max(targets, 1), targets);

@@ -171,7 +171,8 @@ public sealed class Trainer : IDisposable
         targets = targets.to(device);
         batchTokens = model is ITrainable t ? t.PositionsIn(inputs) : inputs.shape[0];
         optimizer.ZeroGrad();
-        var loss = Metrics.CrossEntropy(model.call(inputs), targets);
+        var (logits, counted) = model is ICountedOutputs c ? c.AtCounted(inputs, targets) : (model.call(inputs), targets);
+        var loss = Metrics.CrossEntropy(logits, counted);
         loss.backward();
         double norm = Options.ClipNorm > 0
             ? nn.utils.clip_grad_norm_(model.parameters(), Options.ClipNorm)               // TorchSharp returns it as a double

@@ -6,6 +6,16 @@ using static TorchSharp.torch.nn;
 namespace EfficientAttention;
 
 /// <summary>What <see cref="Trainer"/> asks of a model, so that it needs to know no concrete model type.</summary>
+/// <summary>
+/// A model whose outputs are needed only where a target counts — a masked LM over a 30 000-word vocabulary scores the
+/// 15 % masked positions, not all of them: the trainer and <see cref="Metrics.Evaluate"/> ask it for logits (M, C) and
+/// targets (M) at the counted positions instead of calling it on every position.
+/// </summary>
+public interface ICountedOutputs
+{
+    (Tensor Logits, Tensor Targets) AtCounted(Tensor inputs, Tensor targets);
+}
+
 public interface ITrainable
 {
     /// <summary>One line for the progress display: the architecture and parameter count.</summary>
