@@ -14,7 +14,8 @@ namespace EfficientAttention.Notebooks;
 /// </summary>
 public static class MiniLMFineTuning
 {
-    public sealed record Options(int Length = 128, int Epochs = 3, int BatchSize = 32, double LearningRate = 2e-4, double HeldOutFraction = 0.1, int EvalBatchSize = 16);
+    /// <summary>Window length (pieces with [CLS] and [SEP]), epochs, batch, peak learning rate, held-out share, evaluation batch, and a cap on the steps (tests).</summary>
+    public sealed record Options(int Length = 128, int Epochs = 3, int BatchSize = 32, double LearningRate = 2e-4, double HeldOutFraction = 0.1, int EvalBatchSize = 16, int? MaxSteps = null);
 
     public static readonly string[] Normalizers = ["softmax", "entmax15"];
 
@@ -51,7 +52,7 @@ public static class MiniLMFineTuning
         manual_seed(seed);
         var (train, heldOut, trainWindows) = Data(miniLM, options, seed);
         using var model = new BertMaskedLm(miniLM.Encoder, seed);
-        int steps = options.Epochs * trainWindows / options.BatchSize;
+        int steps = Math.Min(options.Epochs * trainWindows / options.BatchSize, options.MaxSteps ?? int.MaxValue);
         var trainerOptions = new TrainerOptions { Steps = steps, BatchSize = options.BatchSize, LearningRate = options.LearningRate, WarmupSteps = Math.Max(1, steps / 10),
             EvalEvery = Math.Max(1, steps / 4), EvalBatchSize = options.EvalBatchSize, Seed = seed, Progress = progress, LogEvery = 10, Description = RunName(normalizer, seed) };
         using (var trainer = new Trainer(model, trainerOptions)) trainer.Fit(train, heldOut);
