@@ -41,12 +41,45 @@ public static class MiniLMFineTuning
         return (train, heldOut, n - held);
     }
 
+    /// <summary>The fine-tuned run <paramref name="normalizer"/>/<paramref name="seed"/> from its local weights (hash checked), in eval mode.</summary>
+    public static BertMaskedLm Load(string normalizer, long seed, string? directory = null)
+    {
+        directory ??= Path.Combine(Checkpoints.DefaultDirectory, "minilm");
+        var manifest = Checkpoints.ReadManifest("local/" + RunName(normalizer, seed), directory);
+        var miniLM = MiniLM.Load(normalizer: NormalizerOf(normalizer));
+        var model = new BertMaskedLm(miniLM.Encoder, seed);
+        Checkpoints.LoadWeights(manifest, model, directory);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>
+    /// Per layer and head, the share of attention pairs (real query, real key) that <paramref name="encoder"/> gives
+    /// probability exactly 0 on <paramref name="batch"/>: [layer][head].
+    /// </summary>
+    public static double[][] GoldSparsity(BertEncoder encoder, TokenBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var maps = encoder.Forward(batch.Ids, batch.RealTokens, withProbabilities: true).Probabilities!;   // (layers, B, H, L, L)
+        var real = batch.RealTokens.to(ScalarType.Float64);
+        var pairs = real.unsqueeze(2).mul(real.unsqueeze(1)).unsqueeze(1);                                // (B, 1, L, L)
+        var zero = maps.eq(Scalars.Zero).to(ScalarType.Float64).mul(pairs.unsqueeze(0));                   // (layers, B, H, L, L)
+        var share = zero.sum(new long[] { 1, 3, 4 }).div(pairs.sum());                                    // (layers, H)
+        return Enumerable.Range(0, (int)share.shape[0]).Select(l => share[l].data<double>().ToArray()).ToArray();
+    }
+
+    private static Normalizer NormalizerOf(string normalizer) => normalizer switch
+    {
+        "softmax" => Normalizer.Softmax, "entmax15" => Normalizer.Entmax15,
+        _ => throw new ArgumentException($"normalizer = {normalizer}; expected one of {string.Join(", ", Normalizers)}.", nameof(normalizer)),
+    };
+
     /// <summary>Fine-tunes one run and writes its manifest (and local weights); returns the manifest.</summary>
     public static TrainingManifest Train(string normalizer, long seed, IProgress<ProgressReport>? progress = null, Options? options = null, string? directory = null)
     {
         options ??= new Options();
-        var norm = normalizer switch { "softmax" => Normalizer.Softmax, "entmax15" => Normalizer.Entmax15,
-            _ => throw new ArgumentException($"normalizer = {normalizer}; expected one of {string.Join(", ", Normalizers)}.", nameof(normalizer)) };
+        var norm = NormalizerOf(normalizer);
         var clock = Stopwatch.StartNew();
         using var miniLM = MiniLM.Load(normalizer: norm);
         manual_seed(seed);

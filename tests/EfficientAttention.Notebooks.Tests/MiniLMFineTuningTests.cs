@@ -19,6 +19,16 @@ public class MiniLMFineTuningTests
             Assert.True(File.Exists(Path.Combine(dir, "local", "minilm-mlm-entmax15-s0.bin")));
             Assert.Equal("entmax15", Checkpoints.ReadManifest("minilm-mlm-entmax15-s0", dir).Config["normalizer"]);
             Assert.Throws<ArgumentException>(() => MiniLMFineTuning.Train("sparsemax", 0, null, null, dir));
+            using var loaded = MiniLMFineTuning.Load("entmax15", 0, dir);
+            var (_, heldOut, _) = MiniLMFineTuning.Data(EfficientAttention.Pretrained.MiniLM.Load(), new MiniLMFineTuning.Options(Length: 16, HeldOutFraction: 0.005), 0);
+            var evaluation = Metrics.Evaluate(loaded, heldOut, 0, 16);
+            Assert.Equal(record.Value, evaluation.Perplexity, 0.01 * record.Value);         // float16 weights: within 1 %
+            using var miniLM = EfficientAttention.Pretrained.MiniLM.Load();
+            using var batch = miniLM.Tokenize(["Call me Ishmael.", "Some years ago, never mind how long precisely, I thought I would sail about a little."]);
+            var sparsity = MiniLMFineTuning.GoldSparsity(loaded.Encoder, batch);
+            Assert.Equal(6, sparsity.Length);
+            Assert.All(sparsity.SelectMany(h => h), s => Assert.InRange(s, 0.01, 0.99));      // entmax heads: some exact zeros, never all
+            Assert.All(MiniLMFineTuning.GoldSparsity(miniLM.Encoder, batch).SelectMany(h => h), s => Assert.Equal(0, s));   // softmax: none
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
