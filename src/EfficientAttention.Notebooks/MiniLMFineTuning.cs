@@ -19,13 +19,16 @@ public static class MiniLMFineTuning
 
     public static readonly string[] Normalizers = ["softmax", "entmax15"];
 
-    public static string RunName(string normalizer, long seed) => $"minilm-mlm-{normalizer}-s{seed}";
+    /// <summary>minilm-mlm-&lt;normalizer&gt;[-e&lt;epochs&gt;]-s&lt;seed&gt; (the epochs named only where they differ from the default 3).</summary>
+    public static string RunName(string normalizer, long seed, int epochs = 3) => $"minilm-mlm-{normalizer}{(epochs == 3 ? "" : $"-e{epochs}")}-s{seed}";
 
-    /// <summary>The normalizer and seed named by a run name (<c>minilm-mlm-entmax15-s0</c>), or null when it is not one.</summary>
-    public static (string Normalizer, long Seed)? Parse(string run)
+    /// <summary>The normalizer, epochs and seed named by a run name (<c>minilm-mlm-entmax15-s0</c>, <c>minilm-mlm-softmax-e6-s1</c>), or null when it is not one.</summary>
+    public static (string Normalizer, int Epochs, long Seed)? Parse(string run)
     {
-        var match = System.Text.RegularExpressions.Regex.Match(run, @"^minilm-mlm-(softmax|entmax15)-s(\d+)$");
-        return match.Success ? (match.Groups[1].Value, long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture)) : null;
+        var match = System.Text.RegularExpressions.Regex.Match(run, @"^minilm-mlm-(softmax|entmax15)(?:-e(\d+))?-s(\d+)$");
+        if (!match.Success) return null;
+        int epochs = match.Groups[2].Success ? int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) : 3;
+        return (match.Groups[1].Value, epochs, long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
     }
 
     /// <summary>Train and held-out sets: the book's word pieces in windows, split by position (the last tenth held out).</summary>
@@ -42,10 +45,10 @@ public static class MiniLMFineTuning
     }
 
     /// <summary>The fine-tuned run <paramref name="normalizer"/>/<paramref name="seed"/> from its local weights (hash checked), in eval mode.</summary>
-    public static BertMaskedLm Load(string normalizer, long seed, string? directory = null)
+    public static BertMaskedLm Load(string normalizer, long seed, int epochs = 3, string? directory = null)
     {
         directory ??= Path.Combine(Checkpoints.DefaultDirectory, "minilm");
-        var manifest = Checkpoints.ReadManifest("local/" + RunName(normalizer, seed), directory);
+        var manifest = Checkpoints.ReadManifest("local/" + RunName(normalizer, seed, epochs), directory);
         var miniLM = MiniLM.Load(normalizer: NormalizerOf(normalizer));
         var model = new BertMaskedLm(miniLM.Encoder, seed);
         Checkpoints.LoadWeights(manifest, model, directory);
@@ -87,7 +90,7 @@ public static class MiniLMFineTuning
         using var model = new BertMaskedLm(miniLM.Encoder, seed);
         int steps = Math.Min(options.Epochs * trainWindows / options.BatchSize, options.MaxSteps ?? int.MaxValue);
         var trainerOptions = new TrainerOptions { Steps = steps, BatchSize = options.BatchSize, LearningRate = options.LearningRate, WarmupSteps = Math.Max(1, steps / 10),
-            EvalEvery = Math.Max(1, steps / 4), EvalBatchSize = options.EvalBatchSize, Seed = seed, Progress = progress, LogEvery = 10, Description = RunName(normalizer, seed) };
+            EvalEvery = Math.Max(1, steps / 4), EvalBatchSize = options.EvalBatchSize, Seed = seed, Progress = progress, LogEvery = 10, Description = RunName(normalizer, seed, options.Epochs) };
         using (var trainer = new Trainer(model, trainerOptions)) trainer.Fit(train, heldOut);
         var evaluation = Metrics.Evaluate(model, heldOut, 0, options.EvalBatchSize);
         clock.Stop();
@@ -95,7 +98,7 @@ public static class MiniLMFineTuning
         Directory.CreateDirectory(Path.Combine(directory, "local"));
         var manifest = new TrainingManifest
         {
-            Name = RunName(normalizer, seed), Recipe = "minilm-mlm", Variant = normalizer, Seed = seed, Model = model.Description,
+            Name = RunName(normalizer, seed, options.Epochs), Recipe = "minilm-mlm", Variant = normalizer, Seed = seed, Model = model.Description,
             Config = new SortedDictionary<string, string>
             {
                 ["base"] = $"{MiniLM.PackageId} {MiniLM.PackageVersion}", ["normalizer"] = normalizer, ["length"] = $"{options.Length}", ["epochs"] = $"{options.Epochs}",
@@ -105,7 +108,7 @@ public static class MiniLMFineTuning
             Dataset = "Moby-Dick word pieces (BertTokenizer, MiniLM's vocabulary)", TrainSplit = $"first {1 - options.HeldOutFraction:P0} of the book, {trainWindows} windows × {options.Epochs} maskings",
             HeldOutSplit = $"last {options.HeldOutFraction:P0}, {heldOut.Count} windows, masks of seed 1000000", Metric = "held-out masked-token perplexity",
             Value = Math.Round(evaluation.Perplexity, 4), Scores = new SortedDictionary<string, double> { ["accuracy"] = Math.Round(evaluation.Accuracy, 5), ["cross_entropy_nats"] = Math.Round(evaluation.CrossEntropy, 5) }, HeldOutExamples = heldOut.Count, Steps = steps, WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
-            Commit = Recipe.BuildCommit, Command = $"dotnet run -c Release --project src/Retrain -- {RunName(normalizer, seed)}",
+            Commit = Recipe.BuildCommit, Command = $"dotnet run -c Release --project src/Retrain -- {RunName(normalizer, seed, options.Epochs)}",
             Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
         Checkpoints.Write(manifest with { Name = "local/" + manifest.Name }, model, directory);                    // weights + a copy of the record, not committed

@@ -5,7 +5,9 @@ public class MiniLMFineTuningTests
     [Fact]
     public void A_short_entmax_run_writes_its_record_and_its_local_weights()
     {
-        Assert.Equal(("entmax15", 2L), MiniLMFineTuning.Parse("minilm-mlm-entmax15-s2"));
+        Assert.Equal(("entmax15", 3, 2L), MiniLMFineTuning.Parse("minilm-mlm-entmax15-s2"));
+        Assert.Equal(("softmax", 6, 1L), MiniLMFineTuning.Parse("minilm-mlm-softmax-e6-s1"));
+        Assert.Equal("minilm-mlm-softmax-e6-s1", MiniLMFineTuning.RunName("softmax", 1, 6));
         Assert.Null(MiniLMFineTuning.Parse("minilm-mlm-sparsemax-s0"));
         var dir = Directory.CreateTempSubdirectory("minilm").FullName;
         try
@@ -19,7 +21,7 @@ public class MiniLMFineTuningTests
             Assert.True(File.Exists(Path.Combine(dir, "local", "minilm-mlm-entmax15-s0.bin")));
             Assert.Equal("entmax15", Checkpoints.ReadManifest("minilm-mlm-entmax15-s0", dir).Config["normalizer"]);
             Assert.Throws<ArgumentException>(() => MiniLMFineTuning.Train("sparsemax", 0, null, null, dir));
-            using var loaded = MiniLMFineTuning.Load("entmax15", 0, dir);
+            using var loaded = MiniLMFineTuning.Load("entmax15", 0, directory: dir);
             var (_, heldOut, _) = MiniLMFineTuning.Data(EfficientAttention.Pretrained.MiniLM.Load(), new MiniLMFineTuning.Options(Length: 16, HeldOutFraction: 0.005), 0);
             var evaluation = Metrics.Evaluate(loaded, heldOut, 0, 16);
             Assert.Equal(record.Value, evaluation.Perplexity, 0.01 * record.Value);         // float16 weights: within 1 %
