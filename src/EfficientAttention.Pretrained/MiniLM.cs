@@ -43,8 +43,15 @@ public sealed class MiniLM : IDisposable
         version ??= PackageVersion;
         if (version != PackageVersion)
             throw new ArgumentException($"version = {version}: this loader reads {PackageId} {PackageVersion} only (its graph was mapped and checked against ONNX Runtime at that version).", nameof(version));
-        var dll = PackageResources.Find(PackageId, version, AssemblyPath);
-        return FromBytes(PackageResources.Read(dll, ModelResource), PackageResources.Read(dll, VocabularyResource), $"{PackageId} {version} ({dll})", normalizer);
+        var (onnx, vocabulary, dll) = ReadPackage(version);
+        return FromBytes(onnx, vocabulary, $"{PackageId} {version} ({dll})", normalizer);
+    }
+
+    /// <summary>The package's ONNX model and vocabulary as bytes, and the DLL they were read from.</summary>
+    public static (byte[] Onnx, byte[] Vocabulary, string Dll) ReadPackage(string? version = null)
+    {
+        var dll = PackageResources.Find(PackageId, version ?? PackageVersion, AssemblyPath);
+        return (PackageResources.Read(dll, ModelResource), PackageResources.Read(dll, VocabularyResource), dll);
     }
 
     /// <summary>Builds the model from ONNX bytes and a WordPiece vocabulary (one token per line).</summary>

