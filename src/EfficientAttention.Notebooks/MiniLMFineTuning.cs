@@ -15,20 +15,27 @@ namespace EfficientAttention.Notebooks;
 public static class MiniLMFineTuning
 {
     /// <summary>Window length (pieces with [CLS] and [SEP]), epochs, batch, peak learning rate, held-out share, evaluation batch, and a cap on the steps (tests).</summary>
-    public sealed record Options(int Length = 128, int Epochs = 3, int BatchSize = 32, double LearningRate = 2e-4, double HeldOutFraction = 0.1, int EvalBatchSize = 16, int? MaxSteps = null);
+    public sealed record Options(int Length = 128, int Epochs = 3, int BatchSize = 32, double LearningRate = 2e-4, double HeldOutFraction = 0.1, int EvalBatchSize = 16, int? MaxSteps = null, bool Calibrate = false);
+
+    /// <summary>How many training windows (unmasked) calibrate the entmax heads' temperatures.</summary>
+    public const int CalibrationWindows = 16;
 
     public static readonly string[] Normalizers = ["softmax", "entmax15"];
 
-    /// <summary>minilm-mlm-&lt;normalizer&gt;[-e&lt;epochs&gt;]-s&lt;seed&gt; (the epochs named only where they differ from the default 3).</summary>
-    public static string RunName(string normalizer, long seed, int epochs = 3) => $"minilm-mlm-{normalizer}{(epochs == 3 ? "" : $"-e{epochs}")}-s{seed}";
+    /// <summary>
+    /// minilm-mlm-&lt;normalizer&gt;[-cal][-e&lt;epochs&gt;]-s&lt;seed&gt; (-cal: entmax heads' temperatures calibrated to the
+    /// pretrained maps first; the epochs named only where they differ from the default 3).
+    /// </summary>
+    public static string RunName(string normalizer, long seed, int epochs = 3, bool calibrated = false) =>
+        $"minilm-mlm-{normalizer}{(calibrated ? "-cal" : "")}{(epochs == 3 ? "" : $"-e{epochs}")}-s{seed}";
 
-    /// <summary>The normalizer, epochs and seed named by a run name (<c>minilm-mlm-entmax15-s0</c>, <c>minilm-mlm-softmax-e6-s1</c>), or null when it is not one.</summary>
-    public static (string Normalizer, int Epochs, long Seed)? Parse(string run)
+    /// <summary>The run a name stands for (<c>minilm-mlm-entmax15-s0</c>, <c>minilm-mlm-entmax15-cal-e6-s1</c>), or null when it is not one.</summary>
+    public static (string Normalizer, int Epochs, long Seed, bool Calibrated)? Parse(string run)
     {
-        var match = System.Text.RegularExpressions.Regex.Match(run, @"^minilm-mlm-(softmax|entmax15)(?:-e(\d+))?-s(\d+)$");
+        var match = System.Text.RegularExpressions.Regex.Match(run, @"^minilm-mlm-(softmax|entmax15(-cal)?)(?:-e(\d+))?-s(\d+)$");
         if (!match.Success) return null;
-        int epochs = match.Groups[2].Success ? int.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) : 3;
-        return (match.Groups[1].Value, epochs, long.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
+        int epochs = match.Groups[3].Success ? int.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture) : 3;
+        return (match.Groups[1].Value.Replace("-cal", ""), epochs, long.Parse(match.Groups[4].Value, CultureInfo.InvariantCulture), match.Groups[2].Success);
     }
 
     /// <summary>Train and held-out sets: the book's word pieces in windows, split by position (the last tenth held out).</summary>
@@ -45,10 +52,10 @@ public static class MiniLMFineTuning
     }
 
     /// <summary>The fine-tuned run <paramref name="normalizer"/>/<paramref name="seed"/> from its local weights (hash checked), in eval mode.</summary>
-    public static BertMaskedLm Load(string normalizer, long seed, int epochs = 3, string? directory = null)
+    public static BertMaskedLm Load(string normalizer, long seed, int epochs = 3, bool calibrated = false, string? directory = null)
     {
         directory ??= Path.Combine(Checkpoints.DefaultDirectory, "minilm");
-        var manifest = Checkpoints.ReadManifest("local/" + RunName(normalizer, seed, epochs), directory);
+        var manifest = Checkpoints.ReadManifest("local/" + RunName(normalizer, seed, epochs, calibrated), directory);
         var miniLM = MiniLM.Load(normalizer: NormalizerOf(normalizer));
         var model = new BertMaskedLm(miniLM.Encoder, seed);
         Checkpoints.LoadWeights(manifest, model, directory);
@@ -78,37 +85,54 @@ public static class MiniLMFineTuning
         _ => throw new ArgumentException($"normalizer = {normalizer}; expected one of {string.Join(", ", Normalizers)}.", nameof(normalizer)),
     };
 
+    /// <summary>Sets each entmax head's temperature so that its map is closest to the pretrained softmax map (<see cref="TemperatureCalibration"/>), on the first training windows.</summary>
+    public static TemperatureCalibration.Result Calibrate(MiniLM entmax, Options options)
+    {
+        using var softmax = MiniLM.Load();
+        var text = File.ReadAllText(DataPaths.FindUp(CharCorpus.DefaultRelativePath)
+            ?? throw new FileNotFoundException($"{CharCorpus.DefaultRelativePath} not found above {Directory.GetCurrentDirectory()}."));
+        using var windows = WordPieceCorpus.Windows(entmax, WordPieceCorpus.Encode(entmax, text), options.Length);
+        using var ids = windows[..CalibrationWindows];
+        using var real = ones_like(ids, ScalarType.Bool);
+        return TemperatureCalibration.Calibrate(entmax.Encoder, softmax.Encoder, ids, real);
+    }
+
     /// <summary>Fine-tunes one run and writes its manifest (and local weights); returns the manifest.</summary>
     public static TrainingManifest Train(string normalizer, long seed, IProgress<ProgressReport>? progress = null, Options? options = null, string? directory = null)
     {
         options ??= new Options();
         var norm = NormalizerOf(normalizer);
+        if (options.Calibrate && norm == Normalizer.Softmax)
+            throw new ArgumentException("options.Calibrate = true with softmax: only sparse heads are calibrated to the pretrained maps.", nameof(options));
         var clock = Stopwatch.StartNew();
         using var miniLM = MiniLM.Load(normalizer: norm);
+        var calibration = options.Calibrate ? Calibrate(miniLM, options) : null;
         manual_seed(seed);
         var (train, heldOut, trainWindows) = Data(miniLM, options, seed);
         using var model = new BertMaskedLm(miniLM.Encoder, seed);
         int steps = Math.Min(options.Epochs * trainWindows / options.BatchSize, options.MaxSteps ?? int.MaxValue);
         var trainerOptions = new TrainerOptions { Steps = steps, BatchSize = options.BatchSize, LearningRate = options.LearningRate, WarmupSteps = Math.Max(1, steps / 10),
-            EvalEvery = Math.Max(1, steps / 4), EvalBatchSize = options.EvalBatchSize, Seed = seed, Progress = progress, LogEvery = 10, Description = RunName(normalizer, seed, options.Epochs) };
+            EvalEvery = Math.Max(1, steps / 4), EvalBatchSize = options.EvalBatchSize, Seed = seed, Progress = progress, LogEvery = 10, Description = RunName(normalizer, seed, options.Epochs, options.Calibrate) };
         using (var trainer = new Trainer(model, trainerOptions)) trainer.Fit(train, heldOut);
+        Checkpoints.RoundToHalf(model);                                                                     // measure what the weights file holds
         var evaluation = Metrics.Evaluate(model, heldOut, 0, options.EvalBatchSize);
         clock.Stop();
         directory ??= Path.Combine(Checkpoints.DefaultDirectory, "minilm");
         Directory.CreateDirectory(Path.Combine(directory, "local"));
         var manifest = new TrainingManifest
         {
-            Name = RunName(normalizer, seed, options.Epochs), Recipe = "minilm-mlm", Variant = normalizer, Seed = seed, Model = model.Description,
+            Name = RunName(normalizer, seed, options.Epochs, options.Calibrate), Recipe = "minilm-mlm", Variant = normalizer + (options.Calibrate ? "-cal" : ""), Seed = seed, Model = model.Description,
             Config = new SortedDictionary<string, string>
             {
                 ["base"] = $"{MiniLM.PackageId} {MiniLM.PackageVersion}", ["normalizer"] = normalizer, ["length"] = $"{options.Length}", ["epochs"] = $"{options.Epochs}",
                 ["batch"] = $"{options.BatchSize}", ["lr"] = options.LearningRate.ToString("R", CultureInfo.InvariantCulture), ["warmup"] = $"{trainerOptions.WarmupSteps}",
                 ["schedule"] = "linear warm-up, cosine to 10 %", ["masking"] = "BERT 15 %, 80/10/10, fresh per epoch", ["head"] = "fresh transform, decoder tied to word embeddings",
+                ["temperature"] = calibration is null ? "none (scores as pretrained)" : $"per head, nearest pretrained map in total variation on {CalibrationWindows} training windows; s from {calibration.Scale.SelectMany(s => s).Min():0.###} to {calibration.Scale.SelectMany(s => s).Max():0.###}, TV {calibration.DistanceBefore.SelectMany(d => d).Average():0.###} -> {calibration.DistanceAfter.SelectMany(d => d).Average():0.###}",
             },
             Dataset = "Moby-Dick word pieces (BertTokenizer, MiniLM's vocabulary)", TrainSplit = $"first {1 - options.HeldOutFraction:P0} of the book, {trainWindows} windows × {options.Epochs} maskings",
             HeldOutSplit = $"last {options.HeldOutFraction:P0}, {heldOut.Count} windows, masks of seed 1000000", Metric = "held-out masked-token perplexity",
             Value = Math.Round(evaluation.Perplexity, 4), Scores = new SortedDictionary<string, double> { ["accuracy"] = Math.Round(evaluation.Accuracy, 5), ["cross_entropy_nats"] = Math.Round(evaluation.CrossEntropy, 5) }, HeldOutExamples = heldOut.Count, Steps = steps, WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
-            Commit = Recipe.BuildCommit, Command = $"dotnet run -c Release --project src/Retrain -- {RunName(normalizer, seed, options.Epochs)}",
+            Commit = Recipe.BuildCommit, Command = $"dotnet run -c Release --project src/Retrain -- {RunName(normalizer, seed, options.Epochs, options.Calibrate)}",
             Created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
         };
         Checkpoints.Write(manifest with { Name = "local/" + manifest.Name }, model, directory);                    // weights + a copy of the record, not committed

@@ -101,7 +101,31 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
         using (Run(ids, realTokens, typeIds, false, edit, hidden).Output) return hidden;
     }
 
-    private AttentionResult Run(Tensor ids, Tensor realTokens, Tensor? typeIds, bool withProbabilities, MapEdit? edit, List<Tensor>? hidden)
+    /// <summary>
+    /// Every layer's queries and keys (B, H, L, d) as its attention core receives them, and its maps (B, H, L, L): what
+    /// Sparsefinder's projections learn from. Detached, no gradient.
+    /// </summary>
+    public IReadOnlyList<(Tensor Queries, Tensor Keys, Tensor Probabilities)> QueriesAndKeys(Tensor ids, Tensor realTokens)
+    {
+        using var _ = no_grad();
+        var observed = new List<(Tensor, Tensor)>();
+        var result = Run(ids, realTokens, null, true, null, null, observed);
+        result.Output.Dispose();
+        using var maps = result.Probabilities!;
+        return observed.Select((qk, l) => (qk.Item1, qk.Item2, maps[l].clone())).ToList();
+    }
+
+    /// <summary>
+    /// Replaces layer <paramref name="layer"/>'s attention core (e.g. routed entmax over a predicted graph); null restores
+    /// the model's own (scaled dot product with <see cref="Normalizer"/>). The weights are not touched.
+    /// </summary>
+    public void UseAttention(int layer, IAttention? core)
+    {
+        if (layer < 0 || layer >= layers.Count) throw new ArgumentOutOfRangeException(nameof(layer), layer, $"layer = {layer}; expected 0 … {layers.Count - 1}.");
+        layers[layer].Core = core;
+    }
+
+    private AttentionResult Run(Tensor ids, Tensor realTokens, Tensor? typeIds, bool withProbabilities, MapEdit? edit, List<Tensor>? hidden, List<(Tensor, Tensor)>? observed = null)
     {
         Guard.Rank(ids, 2, nameof(ids), "(batch, length)");
         if (ids.dtype != ScalarType.Int64) throw new ArgumentException($"ids has dtype {ids.dtype}; expected Int64 token ids.", nameof(ids));
@@ -119,7 +143,7 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
         Tensor? previous = null;
         for (int l = 0; l < layers.Count; l++)
         {
-            (x, var p) = layers[l].Forward(x, mask, realTokens, l, previous, edit, keepMaps: withProbabilities);
+            (x, var p) = layers[l].Forward(x, mask, realTokens, l, previous, edit, keepMaps: withProbabilities, observed);
             previous = p;
             if (withProbabilities) maps.Add(p!);
             hidden?.Add(x.detach().MoveToOuterDisposeScope());
@@ -156,13 +180,16 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
     {
         private readonly Linear query, key, value, attentionOutput, intermediate, output;
         private readonly LayerNorm attentionNorm, outputNorm;
-        private readonly ScaledDotProductAttention core;
+        private readonly ScaledDotProductAttention own;
+
+        /// <summary>A replacement attention core (<see cref="UseAttention"/>); null: the layer's own.</summary>
+        public IAttention? Core { get; set; }
         private readonly int heads;
 
         public BertLayer(BertShape shape, Normalizer normalizer) : base(nameof(BertLayer))
         {
             heads = shape.Heads;
-            core = new ScaledDotProductAttention(normalizer);
+            own = new ScaledDotProductAttention(normalizer);
             (query, key, value) = (Linear(shape.ModelDim, shape.ModelDim), Linear(shape.ModelDim, shape.ModelDim), Linear(shape.ModelDim, shape.ModelDim));
             attentionOutput = Linear(shape.ModelDim, shape.ModelDim);
             attentionNorm = LayerNorm(shape.ModelDim, shape.LayerNormEpsilon);
@@ -174,11 +201,13 @@ public sealed class BertEncoder : Module<Tensor, Tensor>
 
         public override Tensor forward(Tensor x) => throw new NotSupportedException("call Forward(x, mask, …)");
 
-        public (Tensor Hidden, Tensor? Probabilities) Forward(Tensor x, AttentionMask mask, Tensor realTokens, int index, Tensor? previous, MapEdit? edit, bool keepMaps)
+        public (Tensor Hidden, Tensor? Probabilities) Forward(Tensor x, AttentionMask mask, Tensor realTokens, int index, Tensor? previous, MapEdit? edit, bool keepMaps, List<(Tensor, Tensor)>? observed = null)
         {
+            IAttention core = Core ?? own;
             long batch = x.shape[0], length = x.shape[1], d = x.shape[2] / heads;
             Tensor Split(Tensor t) => t.view(batch, length, heads, d).transpose(1, 2);
             var (q, k, v) = (Split(query.call(x)), Split(key.call(x)), Split(value.call(x)));
+            observed?.Add((q.detach().clone().MoveToOuterDisposeScope(), k.detach().clone().MoveToOuterDisposeScope()));
             Tensor o, p;
             if (keepMaps || edit is not null)
             {

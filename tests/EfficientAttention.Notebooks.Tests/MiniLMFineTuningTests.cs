@@ -5,8 +5,11 @@ public class MiniLMFineTuningTests
     [Fact]
     public void A_short_entmax_run_writes_its_record_and_its_local_weights()
     {
-        Assert.Equal(("entmax15", 3, 2L), MiniLMFineTuning.Parse("minilm-mlm-entmax15-s2"));
-        Assert.Equal(("softmax", 6, 1L), MiniLMFineTuning.Parse("minilm-mlm-softmax-e6-s1"));
+        Assert.Equal(("entmax15", 3, 2L, false), MiniLMFineTuning.Parse("minilm-mlm-entmax15-s2"));
+        Assert.Equal(("softmax", 6, 1L, false), MiniLMFineTuning.Parse("minilm-mlm-softmax-e6-s1"));
+        Assert.Equal(("entmax15", 6, 0L, true), MiniLMFineTuning.Parse("minilm-mlm-entmax15-cal-e6-s0"));
+        Assert.Equal("minilm-mlm-entmax15-cal-e6-s0", MiniLMFineTuning.RunName("entmax15", 0, 6, calibrated: true));
+        Assert.Null(MiniLMFineTuning.Parse("minilm-mlm-softmax-cal-s0"));
         Assert.Equal("minilm-mlm-softmax-e6-s1", MiniLMFineTuning.RunName("softmax", 1, 6));
         Assert.Null(MiniLMFineTuning.Parse("minilm-mlm-sparsemax-s0"));
         var dir = Directory.CreateTempSubdirectory("minilm").FullName;
@@ -21,6 +24,11 @@ public class MiniLMFineTuningTests
             Assert.True(File.Exists(Path.Combine(dir, "local", "minilm-mlm-entmax15-s0.bin")));
             Assert.Equal("entmax15", Checkpoints.ReadManifest("minilm-mlm-entmax15-s0", dir).Config["normalizer"]);
             Assert.Throws<ArgumentException>(() => MiniLMFineTuning.Train("sparsemax", 0, null, null, dir));
+            Assert.Throws<ArgumentException>(() => MiniLMFineTuning.Train("softmax", 0, null, new MiniLMFineTuning.Options(Calibrate: true), dir));
+            var calibrated = MiniLMFineTuning.Train("entmax15", 0, null, new MiniLMFineTuning.Options(Length: 16, BatchSize: 4, HeldOutFraction: 0.005, MaxSteps: 1, Calibrate: true), dir);
+            Assert.Equal("minilm-mlm-entmax15-cal-s0", calibrated.Name);
+            Assert.StartsWith("per head", calibrated.Config["temperature"]);
+            Assert.Equal("entmax15-cal", calibrated.Variant);
             using var loaded = MiniLMFineTuning.Load("entmax15", 0, directory: dir);
             var (_, heldOut, _) = MiniLMFineTuning.Data(EfficientAttention.Pretrained.MiniLM.Load(), new MiniLMFineTuning.Options(Length: 16, HeldOutFraction: 0.005), 0);
             var evaluation = Metrics.Evaluate(loaded, heldOut, 0, 16);

@@ -130,7 +130,15 @@ public sealed class BucketPredictor : IGraphPredictor
 /// </summary>
 public sealed class KMeansPredictor : IGraphPredictor
 {
-    public KMeansPredictor(Tensor centroids, int topClusters = 1, bool normalize = false, string label = "k-means")
+    /// <param name="centroids">(heads, clusters, dim)</param>
+    /// <param name="topClusters">how many of its nearest clusters a query looks into</param>
+    /// <param name="normalize">cluster unit vectors (cosine k-means)</param>
+    /// <param name="label">the family's name in tables</param>
+    /// <param name="rankAligned">
+    /// false: a key is a candidate when its nearest centroid is among the query's top clusters. true: as the authors'
+    /// evaluation code does, when the query's and the key's r-th nearest centroids coincide for some r ≤ top.
+    /// </param>
+    public KMeansPredictor(Tensor centroids, int topClusters = 1, bool normalize = false, string label = "k-means", bool rankAligned = false)
     {
         Guard.FloatingTensor(centroids, nameof(centroids));
         Guard.Rank(centroids, 3, nameof(centroids), "(heads, clusters, dim)");
@@ -140,36 +148,50 @@ public sealed class KMeansPredictor : IGraphPredictor
         TopClusters = topClusters;
         Normalize = normalize;
         Label = label;
+        RankAligned = rankAligned;
     }
+
+    /// <summary>Whether top clusters match rank by rank (the authors' evaluation) instead of the key's nearest among the query's top.</summary>
+    public bool RankAligned { get; }
 
     public Tensor Centroids { get; }
     public int Clusters => (int)Centroids.shape[1];
     public int TopClusters { get; }
     public bool Normalize { get; }
     public string Label { get; }
-    public string Name => TopClusters == 1 ? $"{Label} c={Clusters}" : $"{Label} c={Clusters} top-{TopClusters}";
+    public string Name => TopClusters == 1 ? $"{Label} c={Clusters}" : $"{Label} c={Clusters} top-{TopClusters}{(RankAligned ? " aligned" : "")}";
 
     /// <summary>Fits <paramref name="clusters"/> centroids per head on pooled q and k (each (B, H, L, r)) with Lloyd's algorithm.</summary>
     public static KMeansPredictor Fit(Tensor q, Tensor k, int clusters, int topClusters = 1, bool normalize = false,
-                                      int iterations = 25, long seed = 0, string label = "k-means")
+                                      int iterations = 25, long seed = 0, string label = "k-means", bool rankAligned = false)
     {
         using var scope = NewDisposeScope();
         var points = cat([GraphPredictors.Pool(q, nameof(q)), GraphPredictors.Pool(k, nameof(k))], 1);
         if (normalize) points = nn.functional.normalize(points, dim: -1);
         var centroids = KMeans.Fit(points, clusters, iterations, seed);
-        return new KMeansPredictor(centroids.MoveToOuterDisposeScope(), topClusters, normalize, label);
+        return new KMeansPredictor(centroids.MoveToOuterDisposeScope(), topClusters, normalize, label, rankAligned);
     }
 
     public Tensor Predict(Tensor q, Tensor k, Tensor valid)
     {
         GraphPredictors.Check(q, k, valid);
         using var scope = NewDisposeScope();
+        if (RankAligned && TopClusters > 1) return PredictRankAligned(q, k, valid).MoveToOuterDisposeScope();
         var (queryClusters, keyCluster) = Assign(q, k);
         var queryMember = zeros(q.shape[0], q.shape[1], q.shape[2], Clusters, dtype: q.dtype, device: q.device)
             .scatter_(-1, queryClusters, ones_like(queryClusters, q.dtype));                                                 // (B, H, Lq, c) 0/1
         var keyMember = zeros(k.shape[0], k.shape[1], k.shape[2], Clusters, dtype: q.dtype, device: q.device)
             .scatter_(-1, keyCluster.unsqueeze(-1), ones_like(keyCluster.unsqueeze(-1), q.dtype));
         return queryMember.matmul(keyMember.transpose(-2, -1)).gt(Scalars.Of(0.5)).logical_and(valid).MoveToOuterDisposeScope();
+    }
+
+    private Tensor PredictRankAligned(Tensor q, Tensor k, Tensor valid)
+    {
+        if (Normalize) { q = nn.functional.normalize(q, dim: -1); k = nn.functional.normalize(k, dim: -1); }
+        var c = Centroids.to(q.dtype, q.device).unsqueeze(0);
+        var queryTop = GraphPredictors.SquaredDistances(q, c).topk(TopClusters, dim: -1, largest: false).indexes;      // (B, H, Lq, top)
+        var keyTop = GraphPredictors.SquaredDistances(k, c).topk(TopClusters, dim: -1, largest: false).indexes;        // (B, H, Lk, top)
+        return queryTop.unsqueeze(3).eq(keyTop.unsqueeze(2)).any(-1).logical_and(valid);                               // some rank r: same r-th cluster
     }
 
     /// <summary>Each query's top clusters (B, H, Lq, top) and each key's nearest cluster (B, H, Lk).</summary>
@@ -221,22 +243,30 @@ public static class KMeans
     }
 }
 
-/// <summary>Ĝ of an inner predictor, unioned with a local window |i − j| ≤ w and the first g keys.</summary>
+/// <summary>
+/// Ĝ of an inner predictor, unioned with a local window |i − j| ≤ w and the first g keys; with
+/// <c>specialTokens</c>, also the authors' two "CLS" tokens (their <c>--cls_size 2</c>): every query keeps the first
+/// key and the last real key of its row, and the first and last real queries keep every key.
+/// </summary>
 public sealed class WithWindow : IGraphPredictor
 {
-    public WithWindow(IGraphPredictor inner, int window, int firstKeys = 0)
+    public WithWindow(IGraphPredictor inner, int window, int firstKeys = 0, bool specialTokens = false)
     {
         Inner = inner ?? throw new ArgumentNullException(nameof(inner));
         if (window < 0) throw new ArgumentOutOfRangeException(nameof(window), window, $"window = {window}; expected ≥ 0.");
         if (firstKeys < 0) throw new ArgumentOutOfRangeException(nameof(firstKeys), firstKeys, $"firstKeys = {firstKeys}; expected ≥ 0.");
         Window = window;
         FirstKeys = firstKeys;
+        SpecialTokens = specialTokens;
     }
+
+    /// <summary>Whether the first and last real tokens are global (they see every key and every query sees them).</summary>
+    public bool SpecialTokens { get; }
 
     public IGraphPredictor Inner { get; }
     public int Window { get; }
     public int FirstKeys { get; }
-    public string Name => $"{Inner.Name} + w={Window}" + (FirstKeys > 0 ? $" + first {FirstKeys}" : "");
+    public string Name => $"{Inner.Name} + w={Window}" + (FirstKeys > 0 ? $" + first {FirstKeys}" : "") + (SpecialTokens ? " + CLS/SEP" : "");
 
     public Tensor Predict(Tensor q, Tensor k, Tensor valid)
     {
@@ -244,10 +274,27 @@ public sealed class WithWindow : IGraphPredictor
         var always = SparsePatterns.Longformer(q.shape[2], k.shape[2], Window, 0, q.device);              // the band |i − j| ≤ w
         if (FirstKeys > 0) always = always.logical_or(Scalars.Arange(k.shape[2], q.device).lt(Scalars.Of(FirstKeys))); // keys j < first
         var graph = Inner.Predict(q, k, valid).logical_or(always);
+        if (SpecialTokens) graph = graph.logical_or(SpecialTokenPairs(valid));
         return graph.logical_and(valid).MoveToOuterDisposeScope();
     }
 
     public double CostPerQuery(long keyLength, long dim) => Inner.CostPerQuery(keyLength, dim);
+
+    /// <summary>
+    /// (…, Lq, Lk): pairs with the first key, or the last valid key of the row, or from the first query, or from the last
+    /// query that has a valid key (padding at the end, as in the batches here).
+    /// </summary>
+    public static Tensor SpecialTokenPairs(Tensor valid)
+    {
+        long lq = valid.shape[^2], lk = valid.shape[^1];
+        var keys = Scalars.Arange(lk, valid.device);
+        var lastKey = valid.to(ScalarType.Int64).mul(keys).amax(new long[] { -1 }, keepdim: true);                 // (…, Lq, 1)
+        var columns = keys.eq(Scalars.Zero).logical_or(keys.eq(lastKey));
+        var queries = Scalars.Arange(lq, valid.device).unsqueeze(-1);                                             // (Lq, 1)
+        var lastQuery = valid.any(-1, keepdim: true).to(ScalarType.Int64).mul(queries).amax(new long[] { -2 }, keepdim: true);   // (…, 1, 1)
+        var rows = queries.eq(Scalars.Zero).logical_or(queries.eq(lastQuery));
+        return columns.logical_or(rows);
+    }
 }
 
 /// <summary>Shared helpers of the predictors.</summary>

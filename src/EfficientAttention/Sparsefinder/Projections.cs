@@ -7,13 +7,15 @@ namespace EfficientAttention;
 /// <summary>
 /// Sparsefinder's learned low-dimensional projections for one layer: per head, q′ = q W_Q and k′ = k W_K with
 /// W_Q, W_K ∈ ℝ^{d×r}, trained so that each query is closer to its gold keys than to the others (<see cref="MarginLoss"/>).
-/// The attention model itself stays frozen.
+/// The attention model itself stays frozen. With <c>shared</c>, one matrix projects both (W_Q = W_K, the official code's
+/// <c>--share-projectors</c>).
 /// </summary>
 public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q, Tensor K)>
 {
-    private readonly Parameter queryWeight, keyWeight;
+    private readonly Parameter queryWeight;
+    private readonly Parameter? keyWeight;
 
-    public SparsefinderProjection(int heads, int headDim, int rank = 4, long seed = 0, ScalarType dtype = ScalarType.Float32) : base(nameof(SparsefinderProjection))
+    public SparsefinderProjection(int heads, int headDim, int rank = 4, long seed = 0, ScalarType dtype = ScalarType.Float32, bool shared = false) : base(nameof(SparsefinderProjection))
     {
         if (heads < 1) throw new ArgumentOutOfRangeException(nameof(heads), heads, $"heads = {heads}; expected ≥ 1.");
         if (headDim < 1) throw new ArgumentOutOfRangeException(nameof(headDim), headDim, $"headDim = {headDim}; expected ≥ 1.");
@@ -21,7 +23,8 @@ public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q
         TorchRuntime.EnsureLoaded();
         var generator = new Generator((ulong)seed, device("cpu"));
         queryWeight = new Parameter(randn(new long[] { heads, headDim, rank }, dtype, generator: generator).div_(Scalars.Of(Math.Sqrt(headDim))));
-        keyWeight = new Parameter(randn(new long[] { heads, headDim, rank }, dtype, generator: generator).div_(Scalars.Of(Math.Sqrt(headDim))));
+        if (!shared) keyWeight = new Parameter(randn(new long[] { heads, headDim, rank }, dtype, generator: generator).div_(Scalars.Of(Math.Sqrt(headDim))));
+        Shared = shared;
         Heads = heads;
         HeadDim = headDim;
         Rank = rank;
@@ -31,6 +34,9 @@ public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q
     public int Heads { get; }
     public int HeadDim { get; }
     public int Rank { get; }
+
+    /// <summary>Whether queries and keys share one projection (W_Q = W_K).</summary>
+    public bool Shared { get; }
 
     /// <summary>q (B, H, Lq, d), k (B, H, Lk, d) → q′ (B, H, Lq, r), k′ (B, H, Lk, r); q and k on the projection's device and dtype.</summary>
     public override (Tensor Q, Tensor K) forward(Tensor q, Tensor k)
@@ -45,7 +51,7 @@ public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q
         Guard.Size(k, nameof(k), 3, HeadDim, "head dim of this projection");
         Guard.SameDTypeAndDevice(queryWeight, "projection weights", q, nameof(q));
         Guard.SameDTypeAndDevice(queryWeight, "projection weights", k, nameof(k));
-        return (q.matmul(queryWeight), k.matmul(keyWeight));
+        return (q.matmul(queryWeight), k.matmul(keyWeight ?? queryWeight));
     }
 
     /// <summary>
@@ -59,7 +65,11 @@ public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q
     /// <param name="valid">bool (B, H, Lq, Lk): the pairs the mask allows</param>
     /// <param name="margin">ω &gt; 0</param>
     /// <param name="seed">seeds the pairing, so a call is deterministic</param>
-    public static Tensor MarginLoss(Tensor qp, Tensor kp, Tensor gold, Tensor valid, double margin = 1.0, long seed = 0)
+    /// <param name="perQuery">
+    /// false: one hinge per pair, as above (the paper's equation). true: as the official code computes it, one hinge per
+    /// query over the sums, [ω + Σ ‖q′ᵢ − k′₊‖² − Σ ‖q′ᵢ − k′₋‖²]₊ over the same pairs, averaged over the queries that have a pair.
+    /// </param>
+    public static Tensor MarginLoss(Tensor qp, Tensor kp, Tensor gold, Tensor valid, double margin = 1.0, long seed = 0, bool perQuery = false)
     {
         GraphPredictors.Check(qp, kp, valid);
         GraphCounts.CheckGraph(gold, nameof(gold));
@@ -78,6 +88,13 @@ public sealed class SparsefinderProjection : nn.Module<Tensor, Tensor, (Tensor Q
         var negativeOrder = noise.masked_fill(negative.logical_not(), Scalars.Of(-1)).topk((int)width, dim: -1).indexes;
         var used = Scalars.Arange(width, qp.device).lt(pairs);                                      // (B, H, Lq, width)
         var distances = GraphPredictors.SquaredDistances(qp, kp);                                              // (B, H, Lq, Lk)
+        if (perQuery)
+        {
+            var difference = (distances.gather(-1, positiveOrder) - distances.gather(-1, negativeOrder)).masked_fill(used.logical_not(), Scalars.Zero).sum(-1);   // (B, H, Lq)
+            var counted = pairs.squeeze(-1).gt(Scalars.Zero);
+            var perQueryHinge = difference.add(Scalars.Of(margin), Scalars.One).relu().masked_fill(counted.logical_not(), Scalars.Zero);
+            return (perQueryHinge.sum() / counted.sum()).MoveToOuterDisposeScope();
+        }
         var hinge = (distances.gather(-1, positiveOrder).add(Scalars.Of(margin), Scalars.One) - distances.gather(-1, negativeOrder)).relu();
         return (hinge.masked_fill(used.logical_not(), Scalars.Zero).sum() / used.sum()).MoveToOuterDisposeScope();
     }

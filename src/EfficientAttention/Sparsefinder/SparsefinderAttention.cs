@@ -100,9 +100,22 @@ public sealed record ProjectionTrainingOptions
     public int Epochs { get; init; } = 5;
     public int BatchSize { get; init; } = 8;
     public long Seed { get; init; }
+    /// <summary>One matrix for queries and keys (the official code's <c>--share-projectors</c>); false: W_Q and W_K apart.</summary>
+    public bool Shared { get; init; }
+    /// <summary>The official code's loss: one hinge per query over the sums of its pairs' distances (see <see cref="SparsefinderProjection.MarginLoss"/>).</summary>
+    public bool PerQueryLoss { get; init; }
     /// <summary>Where progress goes (the opening line, then every <see cref="LogEvery"/> steps and the last); null: nowhere.</summary>
     public IProgress<ProgressReport>? Progress { get; init; } = LineProgress.Console;
     public int LogEvery { get; init; } = 50;
+
+    /// <summary>
+    /// The official code's README configuration (deep-spin/sparsefinder, <c>quantization.py</c>): r = 4 shared between
+    /// queries and keys, margin 1, the per-query hinge, Adam at 10⁻³, batch 32, 3 epochs, gradients clipped at 1.
+    /// </summary>
+    public static ProjectionTrainingOptions OfficialCode { get; } = new()
+    {
+        Rank = 4, Margin = 1.0, LearningRate = 1e-3, ClipNorm = 1.0, Epochs = 3, BatchSize = 32, Shared = true, PerQueryLoss = true,
+    };
 }
 
 /// <summary>Learned projections per layer and the mean margin loss (over layers) after each step.</summary>
@@ -155,7 +168,7 @@ public static class Sparsefinder
         if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, $"options.Epochs = {options.Epochs}; expected ≥ 1.");
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, $"options.BatchSize = {options.BatchSize}; expected ≥ 1.");
         var first = layers[0];
-        var projections = layers.Select((l, i) => new SparsefinderProjection((int)l.Queries.shape[1], (int)l.Queries.shape[3], options.Rank, options.Seed + i, l.Queries.dtype)).ToArray();
+        var projections = layers.Select((l, i) => new SparsefinderProjection((int)l.Queries.shape[1], (int)l.Queries.shape[3], options.Rank, options.Seed + i, l.Queries.dtype, options.Shared)).ToArray();
         foreach (var p in projections) p.to(first.Queries.device);
         var optimizers = projections.Select(p => AdamW.Adam(p.parameters(), options.LearningRate)).ToArray();
         int count = (int)first.Count, batch = Math.Min(options.BatchSize, count), perEpoch = count / batch, total = perEpoch * options.Epochs;
@@ -176,7 +189,7 @@ public static class Sparsefinder
                     optimizers[layer].ZeroGrad();
                     var (qp, kp) = projections[layer].call(data.Queries.index_select(0, index), data.Keys.index_select(0, index));
                     var loss = SparsefinderProjection.MarginLoss(qp, kp, data.Gold.index_select(0, index), data.Valid.index_select(0, index),
-                                                                 options.Margin, options.Seed * 1_000_003 + step);
+                                                                 options.Margin, options.Seed * 1_000_003 + step, options.PerQueryLoss);
                     if (loss.requires_grad)
                     {
                         loss.backward();

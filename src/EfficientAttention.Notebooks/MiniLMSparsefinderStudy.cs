@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using EfficientAttention.Pretrained;
+using static TorchSharp.torch;
+
+namespace EfficientAttention.Notebooks;
+
+/// <summary>What the Sparsefinder study on a fine-tuned entmax MiniLM runs (its record is recomputed when this changes).</summary>
+public sealed record MiniLMSparsefinderConfig
+{
+    /// <summary>Training windows the projections and centroids are fitted on (spread over the first masking of the training split).</summary>
+    public int FitWindows { get; init; } = 512;
+    /// <summary>Of those, the windows scored as "fitting" (the first ones), and the held-out windows scored.</summary>
+    public int ScoredWindows { get; init; } = 32;
+    public int[] Seeds { get; init; } = [0, 1, 2];
+    public int[] Clusters { get; init; } = [2, 4, 8, 16, 32];
+    /// <summary>Half-widths w of the window |i − j| ≤ w added to the learned graphs (5: the authors' 11 keys).</summary>
+    public int Window { get; init; } = 5;
+    public int[] PatternWindows { get; init; } = [1, 2, 4, 6, 8, 12, 16, 24];
+    public int EvalWindows { get; init; } = 32;
+
+    public SortedDictionary<string, string> Describe(string run) => new()
+    {
+        ["model"] = run, ["fit_windows"] = $"{FitWindows}", ["scored_windows"] = $"{ScoredWindows}", ["seeds"] = string.Join(",", Seeds),
+        ["clusters"] = string.Join(",", Clusters), ["window"] = $"{Window}", ["pattern_windows"] = string.Join(",", PatternWindows), ["eval_windows"] = $"{EvalWindows}",
+        ["official"] = Describe(ProjectionTrainingOptions.OfficialCode), ["ours"] = Describe(Ours),
+    };
+
+    /// <summary>Notebook 03's projections on the character models: W_Q, W_K apart, one hinge per pair, Adam at 10⁻², batch 8, 6 epochs.</summary>
+    public static ProjectionTrainingOptions Ours { get; } = new() { Rank = 4, Margin = 1.0, LearningRate = 1e-2, ClipNorm = 1.0, Epochs = 6, BatchSize = 8 };
+
+    private static string Describe(ProjectionTrainingOptions o) =>
+        $"r={o.Rank} margin={o.Margin} lr={o.LearningRate} batch={o.BatchSize} epochs={o.Epochs} shared={o.Shared} per_query={o.PerQueryLoss}";
+}
+
+/// <summary>One predictor setting scored on one split: pooled over layers, heads and queries.</summary>
+public sealed record GraphPoint(string Projections, int Seed, string Family, string Setting, string Split, double Sparsity, double Recall, double ExactFraction, double GoldSparsity);
+
+/// <summary>Masked-LM quality of the model with every head routed over one predictor's graph (held-out windows).</summary>
+public sealed record RoutedPoint(string Projections, int Seed, string Family, string Setting, double Sparsity, double Perplexity, double Accuracy);
+
+/// <summary>What the study found on one fine-tuned model.</summary>
+public sealed record MiniLMSparsefinderResult(double[][] GoldSparsity, double[] OracleRecall, IReadOnlyList<GraphPoint> Points, IReadOnlyList<RoutedPoint> Routed,
+                                             double DensePerplexity, double DenseAccuracy, IReadOnlyDictionary<string, double[]> FinalLoss);
+
+/// <summary>
+/// Sparsefinder on a MiniLM fine-tuned with 1.5-entmax (<see cref="MiniLMFineTuning"/>): extract every layer's q, k and
+/// gold graph on masked-LM windows, train projections as the official code does and as notebook 03 does (three seeds
+/// each), score k-means and distance predictors (plus the authors' window and CLS/SEP tokens) against raw q, k and fixed
+/// patterns on the fitting and on held-out windows, and measure masked-LM quality routed over the graphs.
+/// </summary>
+public static class MiniLMSparsefinderStudy
+{
+    public static readonly double[] Oracles = [0.8, 0.9, 0.95];
+
+    /// <summary>Layer by layer: q, k, gold and valid pairs (all real here: windows have no padding) of <paramref name="inputs"/>.</summary>
+    public static LayerAttention[] Extract(BertEncoder encoder, Tensor inputs, int batchSize = 16)
+    {
+        var parts = new List<IReadOnlyList<(Tensor Queries, Tensor Keys, Tensor Probabilities)>>();
+        for (long start = 0; start < inputs.shape[0]; start += batchSize)
+        {
+            using var ids = inputs.narrow(0, start, Math.Min(batchSize, inputs.shape[0] - start));
+            using var real = ones_like(ids, ScalarType.Bool);
+            parts.Add(encoder.QueriesAndKeys(ids, real));
+        }
+        var layers = new LayerAttention[encoder.Shape.Layers];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var q = cat(parts.Select(p => p[l].Queries).ToList(), 0);
+            var k = cat(parts.Select(p => p[l].Keys).ToList(), 0);
+            var gold = cat(parts.Select(p => AttentionGraph.Gold(p[l].Probabilities)).ToList(), 0);
+            layers[l] = new LayerAttention(q, k, gold, ones_like(gold));
+        }
+        foreach (var part in parts) foreach (var (a, b, c) in part) { a.Dispose(); b.Dispose(); c.Dispose(); }
+        return layers;
+    }
+
+    /// <summary>The study's record name for a fine-tuned run.</summary>
+    public static string RecordName(string run) => $"sparsefinder-{run}";
+
+    /// <summary>The command that recomputes the record of <paramref name="run"/>.</summary>
+    public static string Command(string run) => $"dotnet run -c Release --project src/Retrain -- --threads 1 {RecordName(run)}";
+
+    /// <summary>
+    /// The stored study of fine-tuned run <paramref name="run"/> (e.g. <c>minilm-mlm-entmax15-cal-e6-s0</c>), or — with
+    /// <paramref name="recompute"/> or a changed config — computed from the run's local weights and stored.
+    /// </summary>
+    public static AnalysisRecord<MiniLMSparsefinderResult> Record(string run, MiniLMSparsefinderConfig? config = null, bool recompute = false, Action<string>? progress = null)
+    {
+        config ??= new MiniLMSparsefinderConfig();
+        var parsed = MiniLMFineTuning.Parse(run) ?? throw new ArgumentException($"run = {run}; expected a fine-tuning run name such as minilm-mlm-entmax15-cal-e6-s0.", nameof(run));
+        if (parsed.Normalizer == "softmax") throw new ArgumentException($"run = {run} has softmax heads; Sparsefinder predicts the support of sparse (entmax) heads.", nameof(run));
+        return Records.LoadOrCompute(RecordName(run), config.Describe(run), Command(run), () =>
+        {
+            using var model = MiniLMFineTuning.Load(parsed.Normalizer, parsed.Seed, parsed.Epochs, parsed.Calibrated);
+            var options = new MiniLMFineTuning.Options(Epochs: 1);
+            using var miniLM = MiniLM.Load();
+            var (train, heldOut, windows) = MiniLMFineTuning.Data(miniLM, options, parsed.Seed);
+            var spread = linspace(0, windows - 1, config.FitWindows).to(ScalarType.Int64);
+            var fit = new TensorDataset(train.Inputs.index_select(0, spread), train.Targets.index_select(0, spread));
+            using (no_grad()) return Run(model, fit, heldOut, config, progress);
+        }, recompute);
+    }
+
+    public static MiniLMSparsefinderResult Run(BertMaskedLm model, TensorDataset fitData, TensorDataset heldOut, MiniLMSparsefinderConfig config, Action<string>? progress = null)
+    {
+        var clock = Stopwatch.StartNew();
+        void Say(string what) => progress?.Invoke($"[{clock.Elapsed.TotalSeconds:F0} s] {what}");
+        var fit = Extract(model.Encoder, fitData.Inputs[..config.FitWindows]);
+        var fitScored = fit.Select(l => l.Slice(0, config.ScoredWindows)).ToArray();
+        var held = Extract(model.Encoder, heldOut.Inputs[..config.ScoredWindows]);
+        var goldPerHead = held.Select(l => GraphCounts.PerHead(l.Gold, l.Gold, l.Valid).Select(c => c.GoldSparsity).ToArray()).ToArray();
+        var heads = held.SelectMany(l => GraphCounts.PerHead(l.Gold, l.Gold, l.Valid)).ToArray();
+        var oracle = Oracles.Select(s => heads.Sum(h => Math.Min(h.Gold, (1 - s) * h.Valid)) / heads.Sum(h => (double)h.Gold)).ToArray();
+        Say($"extracted {config.FitWindows} fitting and {config.ScoredWindows} held-out windows; gold sparsity {heads.Average(h => h.GoldSparsity):P1}, oracle recall at 90 % {oracle[1]:F3}");
+
+        var points = new List<GraphPoint>();
+        var routedMethods = new List<(string Projections, int Seed, string Family, string Setting, Func<int, IGraphPredictor> Predictor, IReadOnlyList<SparsefinderProjection>? Learned)>();
+        void Score(string projections, int seed, string family, string setting, Func<int, IGraphPredictor> predictor, IReadOnlyList<SparsefinderProjection>? proj)
+        {
+            foreach (var (split, data) in new[] { ("fit", fitScored), ("held-out", held) })
+            {
+                var total = Sparsefinder.ScoreLayers(data, predictor, proj).SelectMany(h => h).Aggregate(GraphCounts.Zero, (a, b) => a + b);
+                points.Add(new GraphPoint(projections, seed, family, setting, split, total.Sparsity, total.Recall, total.ExactFraction, total.GoldSparsity));
+            }
+            routedMethods.Add((projections, seed, family, setting, predictor, proj));
+        }
+        var finalLoss = new Dictionary<string, double[]>();
+        foreach (var (name, options) in new[] { ("official", ProjectionTrainingOptions.OfficialCode), ("ours", MiniLMSparsefinderConfig.Ours), ("raw", null) })
+            foreach (var seed in config.Seeds)
+            {
+                IReadOnlyList<SparsefinderProjection>? proj = null;
+                if (options is not null)
+                {
+                    var trained = Sparsefinder.TrainProjections(fit, options with { Seed = seed, Progress = null });
+                    proj = trained.Projections;
+                    finalLoss[$"{name}-s{seed}"] = [trained.Losses[0], trained.Losses[^1]];
+                }
+                var pooled = fit.Select((l, i) => Sparsefinder.Projected(l, proj?[i])).ToArray();
+                foreach (var c in config.Clusters)
+                {
+                    var top1 = pooled.Select(p => KMeansPredictor.Fit(p.Q, p.K, c, seed: seed)).ToArray();
+                    Score(name, seed, "k-means", $"c={c}", l => new WithWindow(top1[l], config.Window, specialTokens: true), proj);
+                    if (c >= 4)
+                    {
+                        var top2 = top1.Select(p => new KMeansPredictor(p.Centroids, 2, rankAligned: true)).ToArray();
+                        Score(name, seed, "k-means top-2", $"c={c}", l => new WithWindow(top2[l], config.Window, specialTokens: true), proj);
+                    }
+                }
+                Say($"{name} seed {seed}: k-means scored");
+            }
+        foreach (var w in config.PatternWindows)
+            Score("pattern", 0, "window + CLS/SEP", $"w={w}", _ => new WithWindow(PatternPredictor.SlidingWindow(0), w, specialTokens: true), null);
+        foreach (var seed in config.Seeds)
+            foreach (var w in config.PatternWindows.Where(w => w <= 12))
+                Score("pattern", seed, "bigbird", $"w={w} g=2 r=3", _ => PatternPredictor.BigBird(w, 2, 3, seed), null);
+        Say("patterns scored");
+
+        var routed = new List<RoutedPoint>();
+        var denseEval = Metrics.Evaluate(model, heldOut, config.EvalWindows, 16);
+        foreach (var m in routedMethods.Where(m => m.Seed == 0 || m.Projections != "raw" && m.Projections != "pattern" || m.Family == "bigbird"))
+        {
+            long valid = 0, predicted = 0;
+            for (int l = 0; l < model.Encoder.Shape.Layers; l++)
+                model.Encoder.UseAttention(l, new SparsefinderAttention(m.Predictor(l), m.Learned?[l], c => { valid += c.Valid; predicted += c.Predicted; }));
+            var evaluation = Metrics.Evaluate(model, heldOut, config.EvalWindows, 16);
+            for (int l = 0; l < model.Encoder.Shape.Layers; l++) model.Encoder.UseAttention(l, null);
+            routed.Add(new RoutedPoint(m.Projections, m.Seed, m.Family, m.Setting, 1 - (double)predicted / valid, evaluation.Perplexity, evaluation.Accuracy));
+        }
+        Say($"routed: {routed.Count} evaluations");
+        return new MiniLMSparsefinderResult(goldPerHead, oracle, points, routed, denseEval.Perplexity, denseEval.Accuracy, finalLoss);
+    }
+}
