@@ -8,20 +8,25 @@ namespace EfficientAttention.Notebooks;
 public sealed record MiniLMSparsefinderConfig
 {
     /// <summary>Training windows the projections and centroids are fitted on (spread over the first masking of the training split).</summary>
-    public int FitWindows { get; init; } = 512;
+    public int FitWindows { get; init; } = 256;
     /// <summary>Of those, the windows scored as "fitting" (the first ones), and the held-out windows scored.</summary>
     public int ScoredWindows { get; init; } = 32;
     public int[] Seeds { get; init; } = [0, 1, 2];
-    public int[] Clusters { get; init; } = [2, 4, 8, 16, 32];
+    public int[] Clusters { get; init; } = [4, 8, 16, 32];
     /// <summary>Half-widths w of the window |i − j| ≤ w added to the learned graphs (5: the authors' 11 keys).</summary>
     public int Window { get; init; } = 5;
-    public int[] PatternWindows { get; init; } = [1, 2, 4, 6, 8, 12, 16, 24];
+    public int[] PatternWindows { get; init; } = [1, 2, 4, 6, 8, 12, 16];
     public int EvalWindows { get; init; } = 32;
+    /// <summary>Steps of masked-LM fine-tuning with the routed graph in place (projections frozen: the authors' <c>all_but_projections</c>), and their peak learning rate.</summary>
+    public int FineTuneSteps { get; init; } = 20;
+    public double FineTuneLearningRate { get; init; } = 1e-4;
+    /// <summary>The routed settings fine-tuned: for each of these families, its setting with the least held-out sparsity at or above this.</summary>
+    public double FineTuneSparsity { get; init; } = 0.9;
 
     public SortedDictionary<string, string> Describe(string run) => new()
     {
         ["model"] = run, ["fit_windows"] = $"{FitWindows}", ["scored_windows"] = $"{ScoredWindows}", ["seeds"] = string.Join(",", Seeds),
-        ["clusters"] = string.Join(",", Clusters), ["window"] = $"{Window}", ["pattern_windows"] = string.Join(",", PatternWindows), ["eval_windows"] = $"{EvalWindows}",
+        ["clusters"] = string.Join(",", Clusters), ["window"] = $"{Window}", ["pattern_windows"] = string.Join(",", PatternWindows), ["eval_windows"] = $"{EvalWindows}", ["fine_tune"] = $"{FineTuneSteps} steps lr {FineTuneLearningRate} at sparsity >= {FineTuneSparsity}",
         ["official"] = Describe(ProjectionTrainingOptions.OfficialCode), ["ours"] = Describe(Ours),
     };
 
@@ -35,8 +40,12 @@ public sealed record MiniLMSparsefinderConfig
 /// <summary>One predictor setting scored on one split: pooled over layers, heads and queries.</summary>
 public sealed record GraphPoint(string Projections, int Seed, string Family, string Setting, string Split, double Sparsity, double Recall, double ExactFraction, double GoldSparsity);
 
-/// <summary>Masked-LM quality of the model with every head routed over one predictor's graph (held-out windows).</summary>
-public sealed record RoutedPoint(string Projections, int Seed, string Family, string Setting, double Sparsity, double Perplexity, double Accuracy);
+/// <summary>
+/// Masked-LM quality of the model with every head routed over one predictor's graph (held-out windows): frozen, or after
+/// <see cref="MiniLMSparsefinderConfig.FineTuneSteps"/> steps of fine-tuning with the graph in place (<see cref="FineTuned"/>;
+/// the dense model gets the same steps, family "dense").
+/// </summary>
+public sealed record RoutedPoint(string Projections, int Seed, string Family, string Setting, double Sparsity, double Perplexity, double Accuracy, bool FineTuned = false);
 
 /// <summary>What the study found on one fine-tuned model.</summary>
 public sealed record MiniLMSparsefinderResult(double[][] GoldSparsity, double[] OracleRecall, IReadOnlyList<GraphPoint> Points, IReadOnlyList<RoutedPoint> Routed,
@@ -97,11 +106,22 @@ public static class MiniLMSparsefinderStudy
             var (train, heldOut, windows) = MiniLMFineTuning.Data(miniLM, options, parsed.Seed);
             var spread = linspace(0, windows - 1, config.FitWindows).to(ScalarType.Int64);
             var fit = new TensorDataset(train.Inputs.index_select(0, spread), train.Targets.index_select(0, spread));
-            using (no_grad()) return Run(model, fit, heldOut, config, progress);
+            var firstMasking = train.Inputs[..windows];
+            var trainOnce = new TensorDataset(firstMasking, train.Targets[..windows]);
+            BertMaskedLm Reload() => MiniLMFineTuning.Load(parsed.Normalizer, parsed.Seed, parsed.Epochs, parsed.Calibrated);
+            return Run(model, fit, heldOut, config, Reload, trainOnce, progress);
         }, recompute);
     }
 
-    public static MiniLMSparsefinderResult Run(BertMaskedLm model, TensorDataset fitData, TensorDataset heldOut, MiniLMSparsefinderConfig config, Action<string>? progress = null)
+    /// <param name="model">the fine-tuned entmax model (eval mode), frozen throughout</param>
+    /// <param name="fitData">masked training windows: the projections' and centroids' data</param>
+    /// <param name="heldOut">held-out masked windows (scored and evaluated)</param>
+    /// <param name="config">what to run</param>
+    /// <param name="reload">a fresh copy of the model, for the fine-tune-after-routing runs; null skips them</param>
+    /// <param name="trainData">the masked training windows those runs fine-tune on</param>
+    /// <param name="progress">one line per stage</param>
+    public static MiniLMSparsefinderResult Run(BertMaskedLm model, TensorDataset fitData, TensorDataset heldOut, MiniLMSparsefinderConfig config,
+                                               Func<BertMaskedLm>? reload = null, TensorDataset? trainData = null, Action<string>? progress = null)
     {
         var clock = Stopwatch.StartNew();
         void Say(string what) => progress?.Invoke($"[{clock.Elapsed.TotalSeconds:F0} s] {what}");
@@ -140,7 +160,7 @@ public static class MiniLMSparsefinderStudy
                 {
                     var top1 = pooled.Select(p => KMeansPredictor.Fit(p.Q, p.K, c, seed: seed)).ToArray();
                     Score(name, seed, "k-means", $"c={c}", l => new WithWindow(top1[l], config.Window, specialTokens: true), proj);
-                    if (c >= 4)
+                    if (c >= 8)
                     {
                         var top2 = top1.Select(p => new KMeansPredictor(p.Centroids, 2, rankAligned: true)).ToArray();
                         Score(name, seed, "k-means top-2", $"c={c}", l => new WithWindow(top2[l], config.Window, specialTokens: true), proj);
@@ -157,7 +177,7 @@ public static class MiniLMSparsefinderStudy
 
         var routed = new List<RoutedPoint>();
         var denseEval = Metrics.Evaluate(model, heldOut, config.EvalWindows, 16);
-        foreach (var m in routedMethods.Where(m => m.Seed == 0 || m.Projections != "raw" && m.Projections != "pattern" || m.Family == "bigbird"))
+        foreach (var m in routedMethods.Where(m => m.Seed == 0))
         {
             long valid = 0, predicted = 0;
             for (int l = 0; l < model.Encoder.Shape.Layers; l++)
@@ -167,6 +187,35 @@ public static class MiniLMSparsefinderStudy
             routed.Add(new RoutedPoint(m.Projections, m.Seed, m.Family, m.Setting, 1 - (double)predicted / valid, evaluation.Perplexity, evaluation.Accuracy));
         }
         Say($"routed: {routed.Count} evaluations");
+        if (reload is not null && trainData is not null)
+        {
+            RoutedPoint Tune(string projections, string family, string setting, Func<int, IGraphPredictor>? predictor, IReadOnlyList<SparsefinderProjection>? proj)
+            {
+                using var tuned = reload();
+                long valid = 0, predicted = 0;
+                if (predictor is not null)
+                    for (int l = 0; l < tuned.Encoder.Shape.Layers; l++)
+                        tuned.Encoder.UseAttention(l, new SparsefinderAttention(predictor(l), proj?[l], c => { valid += c.Valid; predicted += c.Predicted; }));
+                tuned.train();
+                var options = new TrainerOptions { Steps = config.FineTuneSteps, BatchSize = 32, LearningRate = config.FineTuneLearningRate, WarmupSteps = Math.Max(1, config.FineTuneSteps / 10),
+                    EvalEvery = config.FineTuneSteps, EvalExamples = 1, EvalBatchSize = 16, Seed = 0, Progress = null };
+                using (var trainer = new Trainer(tuned, options)) trainer.Fit(trainData);
+                tuned.eval();
+                (valid, predicted) = (0, 0);
+                var evaluation = Metrics.Evaluate(tuned, heldOut, config.EvalWindows, 16);
+                return new RoutedPoint(projections, 0, family, setting, predictor is null ? 0 : 1 - (double)predicted / valid, evaluation.Perplexity, evaluation.Accuracy, FineTuned: true);
+            }
+            routed.Add(Tune("dense", "dense", "", null, null));
+            foreach (var (projections, family) in new[] { ("official", "k-means"), ("official", "k-means top-2"), ("raw", "k-means"), ("pattern", "window + CLS/SEP"), ("pattern", "bigbird") })
+            {
+                var chosen = points.Where(p => p.Projections == projections && p.Seed == 0 && p.Family == family && p.Split == "held-out" && p.Sparsity >= config.FineTuneSparsity)
+                                   .MinBy(p => p.Sparsity);
+                if (chosen is null) continue;
+                var method = routedMethods.First(m => m.Projections == projections && m.Seed == 0 && m.Family == family && m.Setting == chosen.Setting);
+                routed.Add(Tune(projections, family, chosen.Setting, method.Predictor, method.Learned));
+                Say($"fine-tuned with {projections} {family} {chosen.Setting} routed: ppl {routed[^1].Perplexity:F1}");
+            }
+        }
         return new MiniLMSparsefinderResult(goldPerHead, oracle, points, routed, denseEval.Perplexity, denseEval.Accuracy, finalLoss);
     }
 }
