@@ -83,6 +83,33 @@ public static class MiniLMSparsefinderStudy
         return layers;
     }
 
+    /// <summary>
+    /// <paramref name="metric"/> (recall by default) of one family at <paramref name="sparsity"/> on one split, read off each
+    /// projection seed's sweep (<see cref="SparsityCurve.At(IEnumerable{ValueTuple{double, double}}, double)"/>) and
+    /// averaged over the seeds: one number per trained model. NaN where a sweep does not reach that sparsity.
+    /// </summary>
+    public static double At(MiniLMSparsefinderResult result, string projections, string family, string split, double sparsity, Func<GraphPoint, double>? metric = null)
+    {
+        metric ??= p => p.Recall;
+        var seeds = result.Points.Where(p => p.Projections == projections && p.Family == family && p.Split == split).GroupBy(p => p.Seed).ToList();
+        if (seeds.Count == 0) throw new ArgumentException($"projections = {projections}, family = {family}, split = {split}: no such points in the record.", nameof(family));
+        return seeds.Average(g => SparsityCurve.At(g.Select(p => (p.Sparsity, metric(p))), sparsity));
+    }
+
+    /// <summary>
+    /// Held-out cross-entropy (nats) of the frozen model routed by one family at exactly <paramref name="sparsity"/>: linear
+    /// in realised sparsity between the two settings that bracket it (projection seed 0); NaN when none brackets it.
+    /// </summary>
+    public static double CrossEntropyAt(MiniLMSparsefinderResult result, string projections, string family, double sparsity)
+    {
+        var sweep = result.Routed.Where(p => !p.FineTuned && p.Projections == projections && p.Family == family && p.Seed == 0).OrderBy(p => p.Sparsity).ToList();
+        var below = sweep.LastOrDefault(p => p.Sparsity <= sparsity);
+        var above = sweep.FirstOrDefault(p => p.Sparsity > sparsity);
+        if (below is null || above is null) return double.NaN;
+        double t = (sparsity - below.Sparsity) / (above.Sparsity - below.Sparsity);
+        return Math.Log(below.Perplexity) + t * (Math.Log(above.Perplexity) - Math.Log(below.Perplexity));
+    }
+
     /// <summary>The study's record name for a fine-tuned run.</summary>
     public static string RecordName(string run) => $"sparsefinder-{run}";
 

@@ -123,10 +123,14 @@ public static class SparsityCurve
     /// sparsities bracket it (the upper envelope where settings cross); NaN when the sweep does not reach that sparsity
     /// on both sides — a method is not credited with a point it never produced.
     /// </summary>
-    public static double At(IEnumerable<GraphCounts> sweep, double sparsity, Func<GraphCounts, double> metric)
+    public static double At(IEnumerable<GraphCounts> sweep, double sparsity, Func<GraphCounts, double> metric) =>
+        At(sweep.Select(c => (c.Sparsity, metric(c))), sparsity);
+
+    /// <summary>The same on (sparsity, value) pairs already measured (e.g. read from a stored record).</summary>
+    public static double At(IEnumerable<(double Sparsity, double Value)> sweep, double sparsity)
     {
         if (!(sparsity >= 0 && sparsity <= 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, $"sparsity = {sparsity}; expected 0 ≤ s ≤ 1.");
-        var points = sweep.Select(c => (S: c.Sparsity, Y: metric(c))).OrderBy(p => p.S).ToArray();
+        var points = sweep.Select(p => (S: p.Sparsity, Y: p.Value)).OrderBy(p => p.S).ToArray();
         double best = double.NaN;
         for (int i = 0; i < points.Length; i++)
             for (int j = i; j < points.Length; j++)
