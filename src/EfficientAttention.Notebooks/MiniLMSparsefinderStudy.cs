@@ -116,6 +116,9 @@ public static class MiniLMSparsefinderStudy
     /// <summary>The command that recomputes the record of <paramref name="run"/>.</summary>
     public static string Command(string run) => $"dotnet run -c Release --project src/Retrain -- --threads 1 {RecordName(run)}";
 
+    /// <summary>The stored study of <paramref name="run"/> with the default config, or null when there is none (nothing is computed: the weights may not be here).</summary>
+    public static AnalysisRecord<MiniLMSparsefinderResult>? Stored(string run) => Records.TryLoad<MiniLMSparsefinderResult>(RecordName(run), new MiniLMSparsefinderConfig().Describe(run));
+
     /// <summary>
     /// The stored study of fine-tuned run <paramref name="run"/> (e.g. <c>minilm-mlm-entmax15-cal-e6-s0</c>), or — with
     /// <paramref name="recompute"/> or a changed config — computed from the run's local weights and stored.

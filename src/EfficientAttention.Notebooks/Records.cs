@@ -39,13 +39,8 @@ public static class Records
     public static AnalysisRecord<T> LoadOrCompute<T>(string name, SortedDictionary<string, string> config, string command, Func<T> compute,
                                                     bool recompute = false, string? checkpoints = null)
     {
+        if (!recompute && TryLoad<T>(name, config, checkpoints) is { } stored) return stored;
         var path = PathOf(name, checkpoints);
-        if (!recompute && File.Exists(path))
-        {
-            var stored = JsonSerializer.Deserialize<AnalysisRecord<T>>(File.ReadAllText(path), Checkpoints.Json)
-                ?? throw new InvalidDataException($"{path} holds no record.");
-            if (stored.Config.SequenceEqual(config)) return stored;
-        }
         var clock = Stopwatch.StartNew();
         var value = compute();
         var record = new AnalysisRecord<T>
@@ -57,5 +52,15 @@ public static class Records
         Directory.CreateDirectory(DirectoryPath(checkpoints));
         AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, record, Checkpoints.Json));
         return record;
+    }
+
+    /// <summary>The stored record <paramref name="name"/> when it exists with this <paramref name="config"/>; null otherwise (nothing is computed).</summary>
+    public static AnalysisRecord<T>? TryLoad<T>(string name, SortedDictionary<string, string> config, string? checkpoints = null)
+    {
+        var path = PathOf(name, checkpoints);
+        if (!File.Exists(path)) return null;
+        var stored = JsonSerializer.Deserialize<AnalysisRecord<T>>(File.ReadAllText(path), Checkpoints.Json)
+            ?? throw new InvalidDataException($"{path} holds no record.");
+        return stored.Config.SequenceEqual(config) ? stored : null;
     }
 }
