@@ -28,11 +28,13 @@ public sealed record MiniLMSparsefinderConfig
     public double FineTuneLearningRate { get; init; } = 1e-4;
     /// <summary>The routed settings fine-tuned: for each of these families, its setting with the least held-out sparsity at or above this.</summary>
     public double FineTuneSparsity { get; init; } = 0.9;
+    /// <summary>The (projections, family) pairs fine-tuned after routing.</summary>
+    public (string Projections, string Family)[] FineTuneFamilies { get; init; } = [("official", "k-means"), ("pattern", "window + CLS/SEP")];
 
     public SortedDictionary<string, string> Describe(string run) => new()
     {
         ["model"] = run, ["fit_windows"] = $"{FitWindows}", ["scored_windows"] = $"{ScoredWindows}", ["seeds"] = string.Join(",", Seeds),
-        ["clusters"] = string.Join(",", Clusters), ["window"] = $"{Window}", ["authors_window"] = $"{AuthorsWindow}", ["pattern_windows"] = string.Join(",", PatternWindows), ["eval_windows"] = $"{EvalWindows}", ["fine_tune"] = $"{FineTuneSteps} steps lr {FineTuneLearningRate} at sparsity >= {FineTuneSparsity}",
+        ["clusters"] = string.Join(",", Clusters), ["window"] = $"{Window}", ["authors_window"] = $"{AuthorsWindow}", ["pattern_windows"] = string.Join(",", PatternWindows), ["eval_windows"] = $"{EvalWindows}", ["fine_tune"] = $"{FineTuneSteps} steps lr {FineTuneLearningRate} at sparsity >= {FineTuneSparsity}: {string.Join(", ", FineTuneFamilies.Select(f => $"{f.Projections} {f.Family}"))}",
         ["official"] = Describe(ProjectionTrainingOptions.OfficialCode), ["ours"] = Describe(Ours),
     };
 
@@ -136,7 +138,7 @@ public static class MiniLMSparsefinderStudy
         if (parsed.Normalizer == "softmax") throw new ArgumentException($"run = {run} has softmax heads; Sparsefinder predicts the support of sparse (entmax) heads.", nameof(run));
         return Records.LoadOrCompute(RecordName(run), config.Describe(run), Command(run), () =>
         {
-            using var model = MiniLMFineTuning.Load(parsed.Normalizer, parsed.Seed, parsed.Epochs, parsed.Calibrated);
+            using var model = MiniLMFineTuning.Load(parsed.Normalizer, parsed.Seed, parsed.Epochs, parsed.Calibrated, calibrationSparsityPercent: parsed.CalibrationSparsityPercent);
             var options = new MiniLMFineTuning.Options(Epochs: 1);
             using var miniLM = MiniLM.Load();
             var (train, heldOut, windows) = MiniLMFineTuning.Data(miniLM, options, parsed.Seed);
@@ -144,7 +146,7 @@ public static class MiniLMSparsefinderStudy
             var fit = new TensorDataset(train.Inputs.index_select(0, spread), train.Targets.index_select(0, spread));
             var firstMasking = train.Inputs[..windows];
             var trainOnce = new TensorDataset(firstMasking, train.Targets[..windows]);
-            BertMaskedLm Reload() => MiniLMFineTuning.Load(parsed.Normalizer, parsed.Seed, parsed.Epochs, parsed.Calibrated);
+            BertMaskedLm Reload() => MiniLMFineTuning.Load(parsed.Normalizer, parsed.Seed, parsed.Epochs, parsed.Calibrated, calibrationSparsityPercent: parsed.CalibrationSparsityPercent);
             return Run(model, fit, heldOut, config, Reload, trainOnce, progress);
         }, recompute);
     }
@@ -244,7 +246,7 @@ public static class MiniLMSparsefinderStudy
                 return new RoutedPoint(projections, 0, family, setting, predictor is null ? 0 : 1 - (double)predicted / valid, evaluation.Perplexity, evaluation.Accuracy, FineTuned: true);
             }
             routed.Add(Tune("dense", "dense", "", null, null));
-            foreach (var (projections, family) in new[] { ("official", "k-means"), ("official", "k-means top-2"), ("raw", "k-means"), ("pattern", "window + CLS/SEP"), ("pattern", "bigbird") })
+            foreach (var (projections, family) in config.FineTuneFamilies)
             {
                 var chosen = points.Where(p => p.Projections == projections && p.Seed == 0 && p.Family == family && p.Split == "held-out" && p.Sparsity >= config.FineTuneSparsity)
                                    .MinBy(p => p.Sparsity);

@@ -5,7 +5,7 @@ using EfficientAttention.Notebooks;
 // dotnet run -c Release --project src/Retrain -- [--missing] [--threads N] [--list] RUN…
 //   RUN: a run name (reuse-vit-baseline-s0), a recipe and variant for seeds 0–2 (reuse-vit-k2), a recipe (reuse-vit:
 //   every variant, seeds 0–2) or "all". --missing skips runs that already have a record. Progress goes to standard output.
-//   minilm-mlm-{softmax|entmax15[-cal]}[-e<epochs>]-s<seed> fine-tunes pretrained MiniLM on masked LM (MiniLMFineTuning), in this process.
+//   minilm-mlm-{softmax|entmax15[-cal[NN]]}[-e<epochs>]-s<seed> fine-tunes pretrained MiniLM on masked LM (MiniLMFineTuning), in this process.
 //   sparsefinder-<a minilm-mlm-entmax15… run> recomputes the Sparsefinder study's record on that fine-tuned model (MiniLMSparsefinderStudy).
 //   Each run trains in a process of its own (this program with --in-process and the run's name); a run whose process
 //   dies (a native crash, an exception) is retried once, and the summary says which runs were retried and how they ended.
@@ -27,7 +27,7 @@ for (int i = 0; i < args.Length; i++)
         default:
             if (MiniLMFineTuning.Parse(args[i]) is { } fineTune)                        // MiniLM masked-LM fine-tuning (issue: Sparsefinder on pretrained heads)
             {
-                var record = MiniLMFineTuning.Train(fineTune.Normalizer, fineTune.Seed, LineProgress.Console, new MiniLMFineTuning.Options(Epochs: fineTune.Epochs, Calibrate: fineTune.Calibrated));
+                var record = MiniLMFineTuning.Train(fineTune.Normalizer, fineTune.Seed, LineProgress.Console, new MiniLMFineTuning.Options(Epochs: fineTune.Epochs, Calibrate: fineTune.Calibrated, CalibrationSparsity: fineTune.CalibrationSparsityPercent / 100.0));
                 Console.WriteLine($"DONE {record.Name}: {record.Metric} {record.Value:F3}, accuracy {record.Scores!["accuracy"]:P2} in {record.WallSeconds:F0} s");
                 return 0;
             }
