@@ -5,10 +5,12 @@ public class MiniLMFineTuningTests
     [Fact]
     public void A_short_entmax_run_writes_its_record_and_its_local_weights()
     {
-        Assert.Equal(("entmax15", 3, 2L, false), MiniLMFineTuning.Parse("minilm-mlm-entmax15-s2"));
-        Assert.Equal(("softmax", 6, 1L, false), MiniLMFineTuning.Parse("minilm-mlm-softmax-e6-s1"));
-        Assert.Equal(("entmax15", 6, 0L, true), MiniLMFineTuning.Parse("minilm-mlm-entmax15-cal-e6-s0"));
+        Assert.Equal(("entmax15", 3, 2L, false, (int?)null), MiniLMFineTuning.Parse("minilm-mlm-entmax15-s2"));
+        Assert.Equal(("softmax", 6, 1L, false, (int?)null), MiniLMFineTuning.Parse("minilm-mlm-softmax-e6-s1"));
+        Assert.Equal(("entmax15", 6, 0L, true, (int?)null), MiniLMFineTuning.Parse("minilm-mlm-entmax15-cal-e6-s0"));
+        Assert.Equal(("entmax15", 6, 2L, true, (int?)90), MiniLMFineTuning.Parse("minilm-mlm-entmax15-cal90-e6-s2"));
         Assert.Equal("minilm-mlm-entmax15-cal-e6-s0", MiniLMFineTuning.RunName("entmax15", 0, 6, calibrated: true));
+        Assert.Equal("minilm-mlm-entmax15-cal90-e6-s2", MiniLMFineTuning.RunName("entmax15", 2, 6, calibrated: true, calibrationSparsityPercent: 90));
         Assert.Null(MiniLMFineTuning.Parse("minilm-mlm-softmax-cal-s0"));
         Assert.Equal("minilm-mlm-softmax-e6-s1", MiniLMFineTuning.RunName("softmax", 1, 6));
         Assert.Null(MiniLMFineTuning.Parse("minilm-mlm-sparsemax-s0"));
@@ -25,10 +27,11 @@ public class MiniLMFineTuningTests
             Assert.Equal("entmax15", Checkpoints.ReadManifest("minilm-mlm-entmax15-s0", dir).Config["normalizer"]);
             Assert.Throws<ArgumentException>(() => MiniLMFineTuning.Train("sparsemax", 0, null, null, dir));
             Assert.Throws<ArgumentException>(() => MiniLMFineTuning.Train("softmax", 0, null, new MiniLMFineTuning.Options(Calibrate: true), dir));
-            var calibrated = MiniLMFineTuning.Train("entmax15", 0, null, new MiniLMFineTuning.Options(Length: 16, BatchSize: 4, HeldOutFraction: 0.005, MaxSteps: 1, Calibrate: true), dir);
-            Assert.Equal("minilm-mlm-entmax15-cal-s0", calibrated.Name);
+            var calibrated = MiniLMFineTuning.Train("entmax15", 0, null, new MiniLMFineTuning.Options(Length: 16, BatchSize: 4, HeldOutFraction: 0.005, MaxSteps: 1, Calibrate: true, CalibrationSparsity: 0.9), dir);
+            Assert.Equal("minilm-mlm-entmax15-cal90-s0", calibrated.Name);
             Assert.StartsWith("per head", calibrated.Config["temperature"]);
-            Assert.Equal("entmax15-cal", calibrated.Variant);
+            Assert.Contains("≥ 90 % zeros", calibrated.Config["temperature"]);
+            Assert.Equal("entmax15-cal90", calibrated.Variant);
             using var loaded = MiniLMFineTuning.Load("entmax15", 0, directory: dir);
             var (_, heldOut, _) = MiniLMFineTuning.Data(EfficientAttention.Pretrained.MiniLM.Load(), new MiniLMFineTuning.Options(Length: 16, HeldOutFraction: 0.005), 0);
             var evaluation = Metrics.Evaluate(loaded, heldOut, 0, 16);

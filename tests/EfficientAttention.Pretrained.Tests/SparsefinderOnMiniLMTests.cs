@@ -28,6 +28,16 @@ public class SparsefinderOnMiniLMTests(MiniLMFixture fixture) : IClassFixture<Mi
         var target = fixture.Model.Encoder.Forward(batch.Ids, batch.RealTokens, withProbabilities: true).Probabilities!;
         double tv = calibrated[0].sub(target[0]).abs().sum(-1).mul(0.5).masked_select(batch.RealTokens.unsqueeze(1).expand(-1, 12, -1)).mean().item<float>();
         Assert.Equal(result.DistanceAfter[0].Average(), tv, 1e-4);                                  // the distance reported is the one the model now has
+        using var floored = MiniLM.Load(normalizer: Normalizer.Entmax15);
+        var sparse = TemperatureCalibration.Calibrate(floored.Encoder, fixture.Model.Encoder, batch.Ids, batch.RealTokens, grid, minSparsity: 0.8);
+        for (int l = 0; l < 6; l++)
+            for (int h = 0; h < 12; h++)
+            {
+                Assert.True(sparse.SparsityAfter[l][h] >= 0.8 || sparse.Scale[l][h] == 1.0, $"layer {l} head {h}: {sparse.SparsityAfter[l][h]:P1} zeros at s = {sparse.Scale[l][h]}");
+                if (l == 0) Assert.True(sparse.Scale[l][h] >= result.Scale[l][h], "a sparsity floor never asks for a flatter map than the unconstrained choice (layer 0: same inputs)");
+            }
+        Assert.True(sparse.SparsityAfter.SelectMany(z => z).Average() > result.SparsityAfter.SelectMany(z => z).Average());
+        Assert.Contains("minSparsity", Assert.Throws<ArgumentOutOfRangeException>(() => TemperatureCalibration.Calibrate(floored.Encoder, fixture.Model.Encoder, batch.Ids, batch.RealTokens, grid, minSparsity: 1.0)).Message);
         Assert.Throws<ArgumentException>(() => TemperatureCalibration.Calibrate(fixture.Model.Encoder, fixture.Model.Encoder, batch.Ids, batch.RealTokens));
         Assert.Contains("grid", Assert.Throws<ArgumentException>(() => TemperatureCalibration.Calibrate(entmax.Encoder, fixture.Model.Encoder, batch.Ids, batch.RealTokens, [0.5, -1])).Message);
     }
