@@ -31,6 +31,12 @@ public sealed record MiniLMSparsefinderConfig
     /// <summary>The (projections, family) pairs fine-tuned after routing.</summary>
     public (string Projections, string Family)[] FineTuneFamilies { get; init; } = [("official", "k-means"), ("pattern", "window + CLS/SEP")];
 
+    /// <summary>
+    /// A small study (48 fitting windows, 8 held out, two projection seeds, c ∈ {8, 16}): what notebook 03 keeps for the
+    /// contrast model whose calibration had no sparsity floor.
+    /// </summary>
+    public static MiniLMSparsefinderConfig Small { get; } = new() { FitWindows = 48, ScoredWindows = 8, Seeds = [0, 1], Clusters = [8, 16], PatternWindows = [1, 4, 6, 12], EvalWindows = 8, FineTuneSteps = 2 };
+
     public SortedDictionary<string, string> Describe(string run) => new()
     {
         ["model"] = run, ["fit_windows"] = $"{FitWindows}", ["scored_windows"] = $"{ScoredWindows}", ["seeds"] = string.Join(",", Seeds),
@@ -122,10 +128,11 @@ public static class MiniLMSparsefinderStudy
     public static string RecordName(string run) => $"sparsefinder-{run}";
 
     /// <summary>The command that recomputes the record of <paramref name="run"/>.</summary>
-    public static string Command(string run) => $"dotnet run -c Release --project src/Retrain -- --threads 1 {RecordName(run)}";
+    public static string Command(string run, bool small = false) => $"dotnet run -c Release --project src/Retrain -- --threads 1 {(small ? "sparsefinder-small-" + run : RecordName(run))}";
 
     /// <summary>The stored study of <paramref name="run"/> with the default config, or null when there is none (nothing is computed: the weights may not be here).</summary>
-    public static AnalysisRecord<MiniLMSparsefinderResult>? Stored(string run) => Records.TryLoad<MiniLMSparsefinderResult>(RecordName(run), new MiniLMSparsefinderConfig().Describe(run));
+    public static AnalysisRecord<MiniLMSparsefinderResult>? Stored(string run, MiniLMSparsefinderConfig? config = null) =>
+        Records.TryLoad<MiniLMSparsefinderResult>(RecordName(run), (config ?? new MiniLMSparsefinderConfig()).Describe(run));
 
     /// <summary>
     /// The stored study of fine-tuned run <paramref name="run"/> (e.g. <c>minilm-mlm-entmax15-cal-e6-s0</c>), or — with
@@ -136,7 +143,7 @@ public static class MiniLMSparsefinderStudy
         config ??= new MiniLMSparsefinderConfig();
         var parsed = MiniLMFineTuning.Parse(run) ?? throw new ArgumentException($"run = {run}; expected a fine-tuning run name such as minilm-mlm-entmax15-cal-e6-s0.", nameof(run));
         if (parsed.Normalizer == "softmax") throw new ArgumentException($"run = {run} has softmax heads; Sparsefinder predicts the support of sparse (entmax) heads.", nameof(run));
-        return Records.LoadOrCompute(RecordName(run), config.Describe(run), Command(run), () =>
+        return Records.LoadOrCompute(RecordName(run), config.Describe(run), Command(run, small: ReferenceEquals(config, MiniLMSparsefinderConfig.Small)), () =>
         {
             using var model = MiniLMFineTuning.Load(parsed.Normalizer, parsed.Seed, parsed.Epochs, parsed.Calibrated, calibrationSparsityPercent: parsed.CalibrationSparsityPercent);
             var options = new MiniLMFineTuning.Options(Epochs: 1);

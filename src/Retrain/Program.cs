@@ -6,7 +6,7 @@ using EfficientAttention.Notebooks;
 //   RUN: a run name (reuse-vit-baseline-s0), a recipe and variant for seeds 0–2 (reuse-vit-k2), a recipe (reuse-vit:
 //   every variant, seeds 0–2) or "all". --missing skips runs that already have a record. Progress goes to standard output.
 //   minilm-mlm-{softmax|entmax15[-cal[NN]]}[-e<epochs>]-s<seed> fine-tunes pretrained MiniLM on masked LM (MiniLMFineTuning), in this process.
-//   sparsefinder-<a minilm-mlm-entmax15… run> recomputes the Sparsefinder study's record on that fine-tuned model (MiniLMSparsefinderStudy).
+//   sparsefinder-[small-]<a minilm-mlm-entmax15… run> recomputes the Sparsefinder study's record on that fine-tuned model (MiniLMSparsefinderStudy).
 //   Each run trains in a process of its own (this program with --in-process and the run's name); a run whose process
 //   dies (a native crash, an exception) is retried once, and the summary says which runs were retried and how they ended.
 var runs = new List<(Recipe Recipe, long Seed)>();
@@ -31,9 +31,10 @@ for (int i = 0; i < args.Length; i++)
                 Console.WriteLine($"DONE {record.Name}: {record.Metric} {record.Value:F3}, accuracy {record.Scores!["accuracy"]:P2} in {record.WallSeconds:F0} s");
                 return 0;
             }
-            if (args[i].StartsWith("sparsefinder-minilm-", StringComparison.Ordinal))     // the Sparsefinder study on a fine-tuned entmax MiniLM (its record)
-            {
-                var study = MiniLMSparsefinderStudy.Record(args[i]["sparsefinder-".Length..], recompute: true, progress: Console.WriteLine);
+            if (args[i].StartsWith("sparsefinder-minilm-", StringComparison.Ordinal) || args[i].StartsWith("sparsefinder-small-minilm-", StringComparison.Ordinal))
+            {                                                                           // the Sparsefinder study on a fine-tuned entmax MiniLM (its record), or the small one
+                bool small = args[i].StartsWith("sparsefinder-small-", StringComparison.Ordinal);
+                var study = MiniLMSparsefinderStudy.Record(args[i][(small ? "sparsefinder-small-" : "sparsefinder-").Length..], small ? MiniLMSparsefinderConfig.Small : null, recompute: true, progress: Console.WriteLine);
                 Console.WriteLine($"DONE {study.Name} in {study.WallSeconds:F0} s");
                 return 0;
             }
