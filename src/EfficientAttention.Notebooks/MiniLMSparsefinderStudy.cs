@@ -124,6 +124,16 @@ public static class MiniLMSparsefinderStudy
         return Math.Log(below.Perplexity) + t * (Math.Log(above.Perplexity) - Math.Log(below.Perplexity));
     }
 
+    /// <summary>
+    /// Frees the native memory of tensors nobody holds any more (the scoring loops make many; their finalizers free them,
+    /// but the managed heap is too small to trigger a collection before two studies fill 24 GB).
+    /// </summary>
+    private static void Release()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+    }
+
     /// <summary>The study's record name for a fine-tuned run.</summary>
     public static string RecordName(string run) => $"sparsefinder-{run}";
 
@@ -169,7 +179,11 @@ public static class MiniLMSparsefinderStudy
                                                Func<BertMaskedLm>? reload = null, TensorDataset? trainData = null, Action<string>? progress = null)
     {
         var clock = Stopwatch.StartNew();
-        void Say(string what) => progress?.Invoke($"[{clock.Elapsed.TotalSeconds:F0} s] {what}");
+        void Say(string what)
+        {
+            progress?.Invoke($"[{clock.Elapsed.TotalSeconds:F0} s] {what}");
+            Release();
+        }
         var fit = Extract(model.Encoder, fitData.Inputs[..config.FitWindows]);
         var fitScored = fit.Select(l => l.Slice(0, config.ScoredWindows)).ToArray();
         var held = Extract(model.Encoder, heldOut.Inputs[..config.ScoredWindows]);
@@ -182,6 +196,7 @@ public static class MiniLMSparsefinderStudy
         var routedMethods = new List<(string Projections, int Seed, string Family, string Setting, Func<int, IGraphPredictor> Predictor, IReadOnlyList<SparsefinderProjection>? Learned)>();
         void Score(string projections, int seed, string family, string setting, Func<int, IGraphPredictor> predictor, IReadOnlyList<SparsefinderProjection>? proj)
         {
+            Release();
             foreach (var (split, data) in new[] { ("fit", fitScored), ("held-out", held) })
             {
                 var total = Sparsefinder.ScoreLayers(data, predictor, proj).SelectMany(h => h).Aggregate(GraphCounts.Zero, (a, b) => a + b);
@@ -232,6 +247,7 @@ public static class MiniLMSparsefinderStudy
             var evaluation = Metrics.Evaluate(model, heldOut, config.EvalWindows, 16);
             for (int l = 0; l < model.Encoder.Shape.Layers; l++) model.Encoder.UseAttention(l, null);
             routed.Add(new RoutedPoint(m.Projections, m.Seed, m.Family, m.Setting, 1 - (double)predicted / valid, evaluation.Perplexity, evaluation.Accuracy));
+            Release();
         }
         Say($"routed: {routed.Count} evaluations");
         if (reload is not null && trainData is not null)
