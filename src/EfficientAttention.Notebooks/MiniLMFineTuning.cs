@@ -45,8 +45,7 @@ public static class MiniLMFineTuning
     /// <summary>Train and held-out sets: the book's word pieces in windows, split by position (the last tenth held out).</summary>
     public static (TensorDataset Train, TensorDataset HeldOut, int TrainWindows) Data(MiniLM model, Options options, long seed)
     {
-        var text = File.ReadAllText(DataPaths.FindUp(CharCorpus.DefaultRelativePath)
-            ?? throw new FileNotFoundException($"{CharCorpus.DefaultRelativePath} not found above {Directory.GetCurrentDirectory()}."));
+        var text = Book();
         using var windows = WordPieceCorpus.Windows(model, WordPieceCorpus.Encode(model, text), options.Length);
         int n = (int)windows.shape[0], held = (int)(n * options.HeldOutFraction);
         var heldOut = WordPieceCorpus.Masked(model, windows[(n - held)..], seed: 1_000_000);            // the same masks for every run
@@ -54,6 +53,10 @@ public static class MiniLMFineTuning
         var train = new TensorDataset(cat(epochs.Select(d => d.Inputs).ToList(), 0), cat(epochs.Select(d => d.Targets).ToList(), 0));
         return (train, heldOut, n - held);
     }
+
+    /// <summary>The shipped Moby-Dick text (found above the working directory).</summary>
+    private static string Book() => File.ReadAllText(DataPaths.FindUp(CharCorpus.DefaultRelativePath)
+        ?? throw new FileNotFoundException($"{CharCorpus.DefaultRelativePath} not found above {Directory.GetCurrentDirectory()}."));
 
     /// <summary>The fine-tuned run <paramref name="normalizer"/>/<paramref name="seed"/> from its local weights (hash checked), in eval mode.</summary>
     public static BertMaskedLm Load(string normalizer, long seed, int epochs = 3, bool calibrated = false, string? directory = null, int? calibrationSparsityPercent = null)
@@ -93,8 +96,7 @@ public static class MiniLMFineTuning
     public static TemperatureCalibration.Result Calibrate(MiniLM entmax, Options options)
     {
         using var softmax = MiniLM.Load();
-        var text = File.ReadAllText(DataPaths.FindUp(CharCorpus.DefaultRelativePath)
-            ?? throw new FileNotFoundException($"{CharCorpus.DefaultRelativePath} not found above {Directory.GetCurrentDirectory()}."));
+        var text = Book();
         using var windows = WordPieceCorpus.Windows(entmax, WordPieceCorpus.Encode(entmax, text), options.Length);
         using var ids = windows[..CalibrationWindows];
         using var real = ones_like(ids, ScalarType.Bool);
