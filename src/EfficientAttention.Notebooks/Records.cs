@@ -37,9 +37,9 @@ public static class Records
     /// and returns it.
     /// </summary>
     public static AnalysisRecord<T> LoadOrCompute<T>(string name, SortedDictionary<string, string> config, string command, Func<T> compute,
-                                                    bool recompute = false, string? checkpoints = null)
+                                                    bool recompute = false, string? checkpoints = null, JsonSerializerOptions? json = null)
     {
-        if (!recompute && TryLoad<T>(name, config, checkpoints) is { } stored) return stored;
+        if (!recompute && TryLoad<T>(name, config, checkpoints, json) is { } stored) return stored;
         var path = PathOf(name, checkpoints);
         var clock = Stopwatch.StartNew();
         var value = compute();
@@ -50,16 +50,17 @@ public static class Records
             WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1), Value = value,
         };
         Directory.CreateDirectory(DirectoryPath(checkpoints));
-        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, record, Checkpoints.Json));
+        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, record, json ?? Checkpoints.Json));
         return record;
     }
 
     /// <summary>The stored record <paramref name="name"/> when it exists with this <paramref name="config"/>; null otherwise (nothing is computed).</summary>
-    public static AnalysisRecord<T>? TryLoad<T>(string name, SortedDictionary<string, string> config, string? checkpoints = null)
+    /// <remarks><paramref name="json"/>: the serializer options the record was written with (the checkpoints' by default).</remarks>
+    public static AnalysisRecord<T>? TryLoad<T>(string name, SortedDictionary<string, string> config, string? checkpoints = null, JsonSerializerOptions? json = null)
     {
         var path = PathOf(name, checkpoints);
         if (!File.Exists(path)) return null;
-        var stored = JsonSerializer.Deserialize<AnalysisRecord<T>>(File.ReadAllText(path), Checkpoints.Json)
+        var stored = JsonSerializer.Deserialize<AnalysisRecord<T>>(File.ReadAllText(path), json ?? Checkpoints.Json)
             ?? throw new InvalidDataException($"{path} holds no record.");
         return stored.Config.SequenceEqual(config) ? stored : null;
     }
