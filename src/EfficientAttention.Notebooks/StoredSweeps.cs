@@ -52,7 +52,7 @@ public sealed record StoredProjections(string Model, int Seed, int Heads, int He
 }
 
 /// <summary>One predictor setting scored on held-out data: all heads pooled (<see cref="Total"/>) and, where kept, per layer and head.</summary>
-public sealed record SweepPoint(string Model, int Seed, string Family, string Setting, GraphCounts Total, GraphCounts[][]? PerHead = null);
+public sealed record ScoredSetting(string Model, int Seed, string Family, string Setting, GraphCounts Total, GraphCounts[][]? PerHead = null);
 
 /// <summary>A probe of the projections' settings: recall at the target sparsity, one value per projection seed.</summary>
 public sealed record ProbeResult(string Kind, double Setting, string Name, double[] Recall)

@@ -14,13 +14,13 @@ public class StoredSweepsTests
         {
             var counts = new GraphCounts(4096, 410, 300, 123, 256, 17, 255.99999999999997, 0.1 + 0.2);
             var unmeasured = new GraphCounts(10, 5, 3, 2, 4, 1);                                     // masses NaN
-            var points = new List<SweepPoint> { new("mlm", 0, "k-means", "c=8", counts, [[counts, unmeasured]]), new("lm", 2, "window", "w=4", unmeasured) };
+            var points = new List<ScoredSetting> { new("mlm", 0, "k-means", "c=8", counts, [[counts, unmeasured]]), new("lm", 2, "window", "w=4", unmeasured) };
             var config = new SortedDictionary<string, string> { ["models"] = "mlm" };
             Records.LoadOrCompute("sweep", config, "recompute", () => points, checkpoints: dir, json: StoredSweeps.Json);
             var text = File.ReadAllText(Records.PathOf("sweep", dir));
             Assert.Contains("[4096,410,300,123,256,17,255.99999999999997,0.30000000000000004]", text);
             Assert.Contains("[10,5,3,2,4,1,\"NaN\",\"NaN\"]", text);
-            var loaded = Records.TryLoad<List<SweepPoint>>("sweep", config, dir, StoredSweeps.Json)!.Value;
+            var loaded = Records.TryLoad<List<ScoredSetting>>("sweep", config, dir, StoredSweeps.Json)!.Value;
             Assert.Equal(counts, loaded[0].Total);
             Assert.Equal(counts, loaded[0].PerHead![0][0]);
             Assert.True(double.IsNaN(loaded[1].Total.GoldMass));
