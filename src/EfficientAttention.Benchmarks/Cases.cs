@@ -37,6 +37,9 @@ public static class Cases
                 cases.Add(new("softmax", "full", l, i => Dense(i, Normalizer.Softmax)) { DenseFlops = flops });
                 cases.Add(new("entmax15", "entmax", l, i => Dense(i, Normalizer.Entmax15)) { DenseFlops = flops });
             }
+            if (l <= sortLimit)                                              // the partial sort's top-k, and full sorts where it fails
+                cases.Add(new("entmax15-torch-ops", "entmax", l, i => ScaledDotProductAttention.Naive(i.Q, i.K, i.V, AttentionMask.CausalOnly, s => Normalizers.Entmax15TensorOps(s)).Output) { DenseFlops = flops,
+                    Note = "1.5-entmax as PyTorch runs the entmax package's algorithm (top-k partial sort, closed-form τ; libtorch tensor operations only), against the fused C# kernel of entmax15" });
             if (l <= sortLimit)                                              // a full sort of every row
                 cases.Add(new("sparsemax", "entmax", l, i => Dense(i, Normalizer.Sparsemax)) { DenseFlops = flops });
             if (l <= bisectLimit)                                            // 50 full passes per call

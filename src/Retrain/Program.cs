@@ -9,6 +9,9 @@ using EfficientAttention.Notebooks;
 //   sparsefinder-[small-]<a minilm-mlm-entmax15… run> recomputes the Sparsefinder study's record on that fine-tuned model (MiniLMSparsefinderStudy).
 //   Each run trains in a process of its own (this program with --in-process and the run's name); a run whose process
 //   dies (a native crash, an exception) is retried once, and the summary says which runs were retried and how they ended.
+//   On Linux it runs with glibc's malloc on transparent huge pages (HugePages): without them a MiniLM study spent half
+//   its time in the kernel page-faulting libtorch's large fresh tensors, 4 KiB at a time.
+if (EfficientAttention.Shared.HugePages.Relaunch(args) is { } relaunched) return relaunched;
 var runs = new List<(Recipe Recipe, long Seed)>();
 bool missingOnly = false, listOnly = false, inProcess = false;
 string? threads = null;

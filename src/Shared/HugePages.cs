@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace EfficientAttention.Shared;
 
 /// <summary>
-/// Runs a program (the benchmark suite, the notebook runner) with glibc's malloc backing large blocks by transparent huge pages (<c>GLIBC_TUNABLES=
+/// Runs a program (the benchmark suite, the notebook runner, Retrain) with glibc's malloc backing large blocks by transparent huge pages (<c>GLIBC_TUNABLES=
 /// glibc.malloc.hugetlb=1</c>, glibc ≥ 2.35). libtorch allocates every tensor with malloc, and blocks over 32 MiB (one
 /// B × H × L × L float32 score matrix from L ≈ 1500) are fresh <c>mmap</c>s, page-faulted in 4 KiB at a time on each call:
 /// on the development machine that made naive attention at L = 2048 five times slower than the same computation with

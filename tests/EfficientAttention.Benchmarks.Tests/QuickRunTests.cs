@@ -11,7 +11,7 @@ public class QuickRunTests
     {
         TorchRuntime.EnsureLoaded();
         var cases = Cases.All([64, 128]);
-        string[] required = ["sdpa", "softmax", "entmax15", "combiner-fixed", "combiner-logsparse", "reuse-k2", "mha-sdpa", "sparsefinder-routed-0.9"];
+        string[] required = ["sdpa", "softmax", "entmax15", "entmax15-torch-ops", "combiner-fixed", "combiner-logsparse", "reuse-k2", "mha-sdpa", "sparsefinder-routed-0.9"];
         foreach (var name in required) Assert.Contains(cases, c => c.Name == name);
 
         var report = QuickRun.Run(cases, CPU, measureMemory: false);
@@ -62,6 +62,7 @@ public class QuickRunTests
         var names = Cases.All([8192]).Select(c => c.Name).ToHashSet();
         Assert.Contains("softmax", names);
         Assert.DoesNotContain("sparsemax", names);                       // full sort per row of 8192: beyond sortLimit
+        Assert.DoesNotContain("entmax15-torch-ops", names);
         Assert.DoesNotContain("reuse-k0", names);
         Assert.Contains(Cases.All([4096]), c => c.Name == "combiner-fixed" && c.Note == "s = 64");
         Assert.Contains(Cases.All([4096]), c => c.Name == "combiner-logsparse" && c.Note == "s = 32");

@@ -5,7 +5,7 @@ namespace EfficientAttention;
 
 /// <summary>
 /// Attention(Q, K, V) = normalize(Q Kᵀ / √d) V with a pluggable normalizer (softmax, sparsemax, entmax) and masks.
-/// Two paths that tests keep equal: <see cref="Naive"/> writes it out; <see cref="Fused"/> calls libtorch's
+/// Two paths that tests keep equal: <see cref="Naive(Tensor, Tensor, Tensor, AttentionMask?, Normalizer)"/> writes it out; <see cref="Fused"/> calls libtorch's
 /// <c>scaled_dot_product_attention</c> (softmax only; memory-efficient on CPU). <see cref="Forward"/> takes the fused
 /// path when it can.
 /// </summary>
@@ -37,14 +37,17 @@ public sealed class ScaledDotProductAttention : IAttention
     public override string ToString() => $"{Normalizer} attention";
 
     /// <summary>The textbook computation; materialises the (B, H, Lq, Lk) score matrix.</summary>
-    public static AttentionResult Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Normalizer normalizer)
+    public static AttentionResult Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Normalizer normalizer) => Naive(q, k, v, mask, normalizer.Apply);
+
+    /// <summary>The same with any map along the last dimension (the benchmark's entmax on libtorch operations).</summary>
+    internal static AttentionResult Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Func<Tensor, Tensor> normalize)
     {
         var (batch, heads, lq, lk) = Check(q, k, v);
         using var scope = NewDisposeScope();
         var scores = q.div(Scalars.Of(Math.Sqrt(q.shape[3]))).matmul(k.transpose(-2, -1));  // (B, H, Lq, Lk); scaling q costs L·d, not L²
         if (mask?.ToDense(batch, heads, lq, lk, q.device) is { } allowed)
             scores = scores.masked_fill(allowed.logical_not(), Scalars.NegativeInfinity);
-        var p = normalizer.Apply(scores);                                      // (B, H, Lq, Lk), rows on the simplex
+        var p = normalize(scores);                                             // (B, H, Lq, Lk), rows on the simplex
         var output = p.matmul(v);                                              // (B, H, Lq, dᵥ)
         return new(output.MoveToOuterDisposeScope(), p.MoveToOuterDisposeScope());
     }

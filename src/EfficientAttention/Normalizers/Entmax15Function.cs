@@ -71,12 +71,12 @@ internal sealed class Entmax15Function : SimplexMapFunction<Entmax15Function>
         return tau.view(shape).movedim(new[] { -1L }, new[] { dim });
     }
 
-    /// <summary>CPU float tensors along their last dimension take the fused C# kernel (<see cref="EntmaxCpu"/>); the rest the tensor path.</summary>
-    protected override Tensor Map(Tensor scores, long dim) => EntmaxCpu.Supports(scores, dim) ? EntmaxCpu.Forward15(scores) : Kernel(scores, dim);
+    /// <summary>CPU float tensors along their last dimension take the fused C# kernel (<see cref="EntmaxCpu"/>) unless told not to; the rest the tensor path.</summary>
+    protected override Tensor Map(Tensor scores, long dim, bool fused) => fused && EntmaxCpu.Supports(scores, dim) ? EntmaxCpu.Forward15(scores) : Kernel(scores, dim);
 
-    protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim)
+    protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim, bool fused)
     {
-        if (EntmaxCpu.Supports(p, dim)) return EntmaxCpu.Backward(p, grad, 1.5);
+        if (fused && EntmaxCpu.Supports(p, dim)) return EntmaxCpu.Backward(p, grad, 1.5);
         using var scope = NewDisposeScope();
         return EntmaxBackward.JacobianVectorProduct(p.sqrt(), grad, dim).MoveToOuterDisposeScope();   // p^{2−α} = √p
     }

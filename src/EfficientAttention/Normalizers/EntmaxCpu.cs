@@ -63,18 +63,28 @@ internal static class EntmaxCpu
 
     private delegate void RowKernel(Tensor input, Tensor output, long firstRow, long rows, int n);
 
+    /// <summary>
+    /// Runs <paramref name="kernel"/> over every row, in <see cref="ChunksPerWorker"/> chunks per worker taken as workers
+    /// come free (the calling thread is one of them). Equal static halves would leave the call as slow as its slowest
+    /// worker, and a worker is often slowed: libtorch's OpenMP threads spin on their cores for a while after each parallel
+    /// operation (the matmul just before this), so a thread-pool worker can share its core with one. Small chunks let
+    /// the worker that runs at full speed take the rest.
+    /// </summary>
     private static void Rows(Tensor input, Tensor output, RowKernel kernel)
     {
         int n = (int)input.shape[^1];
         long rows = input.numel() / n;
         int workers = (int)Math.Max(1, Math.Min(torch.get_num_threads(), rows));
-        long chunk = (rows + workers - 1) / workers;
-        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        if (workers == 1) { kernel(input, output, 0, rows, n); return; }
+        long chunks = Math.Min(rows, (long)workers * ChunksPerWorker), chunk = (rows + chunks - 1) / chunks;
+        Parallel.For(0, (rows + chunk - 1) / chunk, new ParallelOptions { MaxDegreeOfParallelism = workers }, c =>
         {
-            long first = w * chunk, count = Math.Min(chunk, rows - first);
-            if (count > 0) kernel(input, output, first, count, n);
+            long first = c * chunk;
+            kernel(input, output, first, Math.Min(chunk, rows - first), n);
         });
     }
+
+    private const int ChunksPerWorker = 16;
 
     private static Span<T> Data<T>(Tensor t) where T : unmanaged => MemoryMarshal.Cast<byte, T>(t.bytes);
 

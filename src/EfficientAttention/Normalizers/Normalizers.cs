@@ -51,6 +51,17 @@ public static class Normalizers
     }
 
     /// <summary>
+    /// <see cref="Entmax15"/> on libtorch tensor operations only — the entmax package's algorithm (top-k partial sort,
+    /// closed-form τ) as PyTorch runs it, never the fused C# kernel. For the benchmark's comparison and tests.
+    /// </summary>
+    internal static Tensor Entmax15TensorOps(Tensor scores, long dim = -1)
+    {
+        Guard.FloatingTensor(scores, nameof(scores));
+        dim = Guard.Dim(dim, scores.dim());
+        return Entmax15Function.apply(scores, dim, false);
+    }
+
+    /// <summary>
     /// α-entmax for any α &gt; 1 by bisection on the threshold τ (Blondel et al., 2019): <paramref name="iterations"/>
     /// halvings of an interval of width ≤ 1 that brackets τ, then renormalisation. Backward in closed form with weights
     /// p^{2−α} on the support. Not differentiable with respect to α here.

@@ -25,10 +25,10 @@ internal sealed class SparsemaxFunction : SimplexMapFunction<SparsemaxFunction>
         return Masking.ZeroDead((z - tau).clamp_min(Scalars.Zero), dead).MoveToOuterDisposeScope();
     }
 
-    protected override Tensor Map(Tensor scores, long dim) => Kernel(scores, dim);
+    protected override Tensor Map(Tensor scores, long dim, bool fused) => Kernel(scores, dim);          // no fused kernel
 
     /// <summary>J = diag(s) − s sᵀ / |s| with s = 1[p &gt; 0], so Jg = s ⊙ (g − ⟨s, g⟩ / |s|).</summary>
-    protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim)
+    protected override Tensor JacobianVectorProduct(Tensor p, Tensor grad, long dim, bool fused)
     {
         using var scope = NewDisposeScope();
         var support = p.gt(Scalars.Zero).to(grad.dtype);                                          // s

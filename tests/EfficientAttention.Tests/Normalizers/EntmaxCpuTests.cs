@@ -37,6 +37,26 @@ public class EntmaxCpuTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Every_row_is_solved_once_however_the_rows_are_chunked_over_workers(int threads)
+    {
+        int before = get_num_threads();
+        try
+        {
+            set_num_threads(threads);
+            var s = Scores(ScalarType.Float64, 1001, 37, 1.0, seed: 11);             // 1001 rows: chunks that do not divide them
+            var fused = EntmaxCpu.Forward15(s);
+            Assert.True((fused - Entmax15Function.Kernel(s, 1)).abs().max().item<double>() <= 1e-12, "forward differs from the tensor path");
+            var g = randn(new long[] { 1001, 37 }, dtype: ScalarType.Float64, generator: new Generator(12));
+            var expected = EntmaxBackward.JacobianVectorProduct(fused.sqrt(), g, 1);
+            Assert.True((EntmaxCpu.Backward(fused, g, 1.5) - expected).abs().max().item<double>() <= 1e-12, "backward differs from the closed form");
+        }
+        finally { set_num_threads(before); }
+    }
+
+    [Theory]
     [InlineData(ScalarType.Float64, 9)]
     [InlineData(ScalarType.Float32, 1000)]
     public void The_fused_backward_equals_the_closed_form_product(ScalarType dtype, long n)

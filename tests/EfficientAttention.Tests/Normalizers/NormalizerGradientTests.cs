@@ -6,12 +6,13 @@ namespace EfficientAttention.Tests;
 /// <summary>Float64 finite-difference checks of every hand-derived backward pass, and the dim/masking conventions.</summary>
 public class NormalizerGradientTests
 {
-    public static TheoryData<string> SparseMaps => new() { "sparsemax", "entmax15", "bisect-1.25", "bisect-1.5", "bisect-2", "bisect-3" };
+    public static TheoryData<string> SparseMaps => new() { "sparsemax", "entmax15", "entmax15-tensor-ops", "bisect-1.25", "bisect-1.5", "bisect-2", "bisect-3" };
 
     private static Func<Tensor, Tensor> Kernel(string map, long dim) => map switch
     {
         "sparsemax" => s => Normalizers.Sparsemax(s, dim),
         "entmax15" => s => Normalizers.Entmax15(s, dim),
+        "entmax15-tensor-ops" => s => Normalizers.Entmax15TensorOps(s, dim),            // the same map, never the fused kernel
         _ => s => Normalizers.EntmaxBisect(s, double.Parse(map[7..], System.Globalization.CultureInfo.InvariantCulture), dim, iterations: 100),
     };
 
@@ -79,6 +80,7 @@ public class NormalizerGradientTests
                 "softmax" => s => Normalizers.Softmax(s, dim),
                 "sparsemax" => s => Normalizers.Sparsemax(s, dim),
                 "entmax15" => s => Normalizers.Entmax15(s, dim),
+        "entmax15-tensor-ops" => s => Normalizers.Entmax15TensorOps(s, dim),            // the same map, never the fused kernel
                 _ => s => Normalizers.EntmaxBisect(s, 1.5, dim),
             };
             var expected = kernel(x.movedim([dim], [-1])).movedim([-1], [dim]);
