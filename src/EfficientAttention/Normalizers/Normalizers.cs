@@ -43,22 +43,19 @@ public static class Normalizers
     /// 1.5-entmax: p_i = [z_i / 2 − τ]₊², exact and sort-based (Peters et al., 2019, Alg. 2). Backward in closed form:
     /// ∂ = g ⊙ √p − √p · ⟨g, √p⟩ / Σ√p (the Jacobian–vector product with weights p^{2−α} = √p).
     /// </summary>
-    public static Tensor Entmax15(Tensor scores, long dim = -1)
-    {
-        Guard.FloatingTensor(scores, nameof(scores));
-        dim = Guard.Dim(dim, scores.dim());
-        return Entmax15Function.apply(scores, dim);
-    }
+    public static Tensor Entmax15(Tensor scores, long dim = -1) => CheckedEntmax15(scores, dim, fused: true);
 
     /// <summary>
     /// <see cref="Entmax15"/> on libtorch tensor operations only — the entmax package's algorithm (top-k partial sort,
     /// closed-form τ) as PyTorch runs it, never the fused C# kernel. For the benchmark's comparison and tests.
     /// </summary>
-    internal static Tensor Entmax15TensorOps(Tensor scores, long dim = -1)
+    internal static Tensor Entmax15TensorOps(Tensor scores, long dim = -1) => CheckedEntmax15(scores, dim, fused: false);
+
+    private static Tensor CheckedEntmax15(Tensor scores, long dim, bool fused)
     {
         Guard.FloatingTensor(scores, nameof(scores));
         dim = Guard.Dim(dim, scores.dim());
-        return Entmax15Function.apply(scores, dim, false);
+        return Entmax15Function.apply(scores, dim, fused);
     }
 
     /// <summary>
