@@ -316,6 +316,9 @@ public static class Plots
         // Combiner (04)
         ["full"] = "#1f77b4", ["combiner-fixed"] = "#ff7f0e", ["combiner-logsparse"] = "#2ca02c", ["combiner-axial"] = "#d62728",
         ["combiner-mixture"] = "#9467bd", ["logsparse"] = "#8c564b", ["axial"] = "#e377c2", ["sdpa"] = "#393b79",
+        // the benchmark suite's case names (05): the same colour as the method in the other notebooks
+        ["entmax15"] = "#2ca02c", ["entmax15-torch-ops"] = "#98df8a", ["entmax-bisect-1.5"] = "#9467bd",
+        ["sparsefinder-routed-0.9"] = "#17becf", ["sparsefinder-end-to-end-0.9"] = "#ad494a",
     };
 
     /// <summary>The colour <paramref name="name"/> is drawn in (see <see cref="MethodColours"/>).</summary>

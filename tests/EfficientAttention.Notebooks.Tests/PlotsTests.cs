@@ -135,6 +135,8 @@ public class PlotsTests
     public void A_method_has_one_colour_in_every_chart()
     {
         Assert.Equal(Plots.ColourOf("1.5-entmax"), Plots.ColourOf("1.5-entmax, α = 1.5"));
+        Assert.Equal(Plots.ColourOf("1.5-entmax"), Plots.ColourOf("entmax15 (slope 2.19)"));                   // a suite case as its method
+        Assert.NotEqual(Plots.ColourOf("entmax15 (slope 2.19)"), Plots.ColourOf("entmax15-torch-ops (slope 2.53)"));
         Assert.Equal(Plots.MethodColours["reuse"], Plots.ColourOf("reuse K = 2"));
         Assert.Equal(Plots.MethodColours["uniform maps"], Plots.ColourOf("uniform maps K = 2"));
         Assert.NotEqual(Plots.ColourOf("reuse K = 2"), Plots.ColourOf("uniform maps K = 2"));
