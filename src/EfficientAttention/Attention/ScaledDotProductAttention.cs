@@ -36,8 +36,20 @@ public sealed class ScaledDotProductAttention : IAttention
 
     public override string ToString() => $"{Normalizer} attention";
 
-    /// <summary>The textbook computation; materialises the (B, H, Lq, Lk) score matrix.</summary>
-    public static AttentionResult Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Normalizer normalizer) => Naive(q, k, v, mask, normalizer.Apply);
+    /// <summary>
+    /// The textbook computation; materialises the (B, H, Lq, Lk) score matrix. 1.5-entmax under the causal mask alone
+    /// (CPU, float32/float64) runs as <see cref="CausalEntmaxAttentionFunction"/>: the mask inside the entmax kernel and,
+    /// where p is sparse, the products over its support only.
+    /// </summary>
+    public static AttentionResult Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Normalizer normalizer)
+    {
+        if (normalizer.Kind != NormalizerKind.Entmax15 || mask is not { Causal: true, KeyPadding: null, Allowed: null })
+            return Naive(q, k, v, mask, normalizer.Apply);
+        Check(q, k, v);
+        if (!CausalEntmaxAttentionFunction.Supports(q, k)) return Naive(q, k, v, mask, normalizer.Apply);
+        var (output, p) = CausalEntmaxAttentionFunction.Apply(q, k, v);
+        return new(output, p);
+    }
 
     /// <summary>The same with any map along the last dimension (the benchmark's entmax on libtorch operations).</summary>
     internal static AttentionResult Naive(Tensor q, Tensor k, Tensor v, AttentionMask? mask, Func<Tensor, Tensor> normalize)

@@ -20,6 +20,12 @@ namespace EfficientAttention;
 /// Jacobian–vector product J g = w ⊙ (g − ⟨w, g⟩/Σw), w = p^{2−α} on the support, one read and one write per entry.
 /// A row of −∞ gives zeros.
 /// </para>
+/// <para>
+/// <c>causal</c>: each (Lq, Lk) slice is read as causally masked (top-left, as <see cref="AttentionMask.Causal"/>): row i
+/// solves over its keys j ≤ i only and writes 0 past them, so the scores need no −∞ mask and the keys past the diagonal
+/// are never read. Same numbers, bit for bit, as masking with −∞ first: the candidates, their order and every SIMD sum
+/// are unchanged (the backward pass still runs to the end of the SIMD lane holding the diagonal, where p is 0).
+/// </para>
 /// Used for contiguous float32/float64 CPU tensors along their last dimension (what attention passes); everything else
 /// takes the tensor paths. Rows are split over <c>torch.get_num_threads()</c> workers. The row kernels are compiled
 /// fully optimised at first call (<see cref="MethodImplOptions.AggressiveOptimization"/>): each is entered once per worker
@@ -32,36 +38,51 @@ internal static class EntmaxCpu
         && (dim == -1 || dim == t.dim() - 1) && t.dim() >= 1 && t.shape[^1] > 0
         && t.numel() * t.element_size() <= int.MaxValue;
 
-    /// <summary>Exact 1.5-entmax of each row.</summary>
-    public static Tensor Forward15(Tensor scores) => Map(scores, new RowSolver(1.5, 0));
+    /// <summary>Exact 1.5-entmax of each row (of each row's causal prefix when <paramref name="causal"/>).</summary>
+    public static Tensor Forward15(Tensor scores, bool causal = false) => Forward15(scores, causal, out _);
+
+    /// <summary>The same, and the number of nonzero entries written (<paramref name="support"/>, over every row).</summary>
+    public static Tensor Forward15(Tensor scores, bool causal, out long support) => Map(scores, new RowSolver(1.5, 0), causal, out support);
 
     /// <summary>α-entmax of each row by <paramref name="iterations"/> bisection steps on τ, then renormalisation.</summary>
-    public static Tensor ForwardBisect(Tensor scores, double alpha, int iterations) => Map(scores, new RowSolver(alpha, iterations));
+    public static Tensor ForwardBisect(Tensor scores, double alpha, int iterations) => Map(scores, new RowSolver(alpha, iterations), causal: false, out _);
 
-    /// <summary>Jᵀg at output p (J is symmetric), weights p^{2−α} on the support.</summary>
-    public static Tensor Backward(Tensor p, Tensor grad, double alpha)
+    /// <summary>Jᵀg at output p (J is symmetric), weights p^{2−α} on the support; 0 past the diagonal when <paramref name="causal"/>.</summary>
+    public static Tensor Backward(Tensor p, Tensor grad, double alpha, bool causal = false)
     {
         var pc = p.contiguous();
         var gc = grad.to(p.dtype).contiguous();
         var output = empty_like(pc);
-        if (pc.dtype == ScalarType.Float32) Rows(pc, output, (i, o, first, count, n) => BackwardRows<float>(i, gc, o, first, count, n, alpha));
-        else Rows(pc, output, (i, o, first, count, n) => BackwardRows<double>(i, gc, o, first, count, n, alpha));
+        if (pc.dtype == ScalarType.Float32) Rows(pc, output, causal, (i, o, rows, n) => BackwardRows<float>(i, gc, o, rows, n, alpha));
+        else Rows(pc, output, causal, (i, o, rows, n) => BackwardRows<double>(i, gc, o, rows, n, alpha));
         return output;
     }
 
     /// <summary>How τ is found: the exact 1.5-entmax solver (<see cref="Iterations"/> = 0) or bisection.</summary>
     private readonly record struct RowSolver(double Alpha, int Iterations);
 
-    private static Tensor Map(Tensor scores, RowSolver solver)
+    private static Tensor Map(Tensor scores, RowSolver solver, bool causal, out long support)
     {
         var input = scores.contiguous();
         var output = empty_like(input);
-        if (input.dtype == ScalarType.Float32) Rows(input, output, (i, o, first, count, n) => ForwardRows<float>(i, o, first, count, n, solver));
-        else Rows(input, output, (i, o, first, count, n) => ForwardRows<double>(i, o, first, count, n, solver));
+        support = input.dtype == ScalarType.Float32
+            ? Rows(input, output, causal, (i, o, rows, n) => ForwardRows<float>(i, o, rows, n, solver))
+            : Rows(input, output, causal, (i, o, rows, n) => ForwardRows<double>(i, o, rows, n, solver));
         return output;
     }
 
-    private delegate void RowKernel(Tensor input, Tensor output, long firstRow, long rows, int n);
+    /// <summary>
+    /// Rows <see cref="First"/> … <see cref="First"/> + <see cref="Count"/> − 1 of the flattened tensor; <see cref="Queries"/>
+    /// is Lq when they are causal (row r is query r mod Lq and keeps keys 0 … that query), 0 when every key counts.
+    /// </summary>
+    private readonly record struct RowRange(long First, long Count, long Queries)
+    {
+        /// <summary>How many leading entries of row <paramref name="r"/> (of <paramref name="n"/>) are its keys.</summary>
+        public int Keys(long r, int n) => Queries == 0 ? n : (int)Math.Min(r % Queries + 1, n);
+    }
+
+    /// <summary>Works rows <paramref name="rows"/>; returns what they count (the forward: nonzeros written; else 0).</summary>
+    private delegate long RowKernel(Tensor input, Tensor output, RowRange rows, int n);
 
     /// <summary>
     /// Runs <paramref name="kernel"/> over every row, in <see cref="ChunksPerWorker"/> chunks per worker taken as workers
@@ -70,18 +91,21 @@ internal static class EntmaxCpu
     /// operation (the matmul just before this), so a thread-pool worker can share its core with one. Small chunks let
     /// the worker that runs at full speed take the rest.
     /// </summary>
-    private static void Rows(Tensor input, Tensor output, RowKernel kernel)
+    private static long Rows(Tensor input, Tensor output, bool causal, RowKernel kernel)
     {
+        if (causal && input.dim() < 2)
+            throw new ArgumentException($"scores have shape {Guard.Shape(input)}; a causal map needs (…, Lq, Lk).", "scores");
         int n = (int)input.shape[^1];
-        long rows = input.numel() / n;
+        long rows = input.numel() / n, queries = causal ? input.shape[^2] : 0;
         int workers = (int)Math.Max(1, Math.Min(torch.get_num_threads(), rows));
-        if (workers == 1) { kernel(input, output, 0, rows, n); return; }
-        long chunks = Math.Min(rows, (long)workers * ChunksPerWorker), chunk = (rows + chunks - 1) / chunks;
+        if (workers == 1) return kernel(input, output, new(0, rows, queries), n);
+        long chunks = Math.Min(rows, (long)workers * ChunksPerWorker), chunk = (rows + chunks - 1) / chunks, total = 0;
         Parallel.For(0, (rows + chunk - 1) / chunk, new ParallelOptions { MaxDegreeOfParallelism = workers }, c =>
         {
             long first = c * chunk;
-            kernel(input, output, first, Math.Min(chunk, rows - first), n);
+            Interlocked.Add(ref total, kernel(input, output, new(first, Math.Min(chunk, rows - first), queries), n));
         });
+        return total;
     }
 
     private const int ChunksPerWorker = 16;
@@ -89,17 +113,20 @@ internal static class EntmaxCpu
     private static Span<T> Data<T>(Tensor t) where T : unmanaged => MemoryMarshal.Cast<byte, T>(t.bytes);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardRows<T>(Tensor input, Tensor output, long firstRow, long rows, int n, RowSolver solver)
+    private static long ForwardRows<T>(Tensor input, Tensor output, RowRange rows, int n, RowSolver solver)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var all = Data<T>(input);
         var outAll = Data<T>(output);
         var candidates = new double[n + Vector<double>.Count];          // room for a whole row and the padding
         double scale = solver.Alpha - 1;
-        for (long r = firstRow; r < firstRow + rows; r++)
+        long support = 0;
+        for (long r = rows.First; r < rows.First + rows.Count; r++)
         {
-            var z = all.Slice((int)(r * n), n);
-            var p = outAll.Slice((int)(r * n), n);
+            int keys = rows.Keys(r, n);
+            var z = all.Slice((int)(r * n), keys);
+            var p = outAll.Slice((int)(r * n), keys);
+            outAll.Slice((int)(r * n) + keys, n - keys).Clear();          // past the diagonal of a causal row
             T max = Max(z);
             if (T.IsNegativeInfinity(max)) { p.Clear(); continue; }
             int count = Gather(z, max, scale, candidates);
@@ -107,11 +134,40 @@ internal static class EntmaxCpu
             if (solver.Iterations == 0) Write(z, p, max, T.CreateTruncating(0.5), T.CreateTruncating(Threshold(a)), T.One);
             else
             {
-                var (tau, total) = Bisect(a, solver.Alpha, solver.Iterations, n);
+                var (tau, total) = Bisect(a, solver.Alpha, solver.Iterations, keys);
                 if (scale == 0.5) Write(z, p, max, T.CreateTruncating(scale), T.CreateTruncating(tau), T.CreateTruncating(1 / total));
                 else WritePower(z, p, double.CreateTruncating(max), scale, tau, 1 / total);
             }
+            support += Support(p, null);
         }
+        return support;
+    }
+
+    /// <summary>
+    /// How many entries of <paramref name="row"/> are nonzero; their indices, ascending, go to the front of
+    /// <paramref name="into"/> when given. One 256-bit comparison per 8 (float) or 4 (double) entries, then a step per
+    /// nonzero.
+    /// </summary>
+    internal static int Support<T>(ReadOnlySpan<T> row, int[]? into) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = 0, start = 0;
+        if (Vector256.IsHardwareAccelerated && row.Length >= Vector256<T>.Count)
+        {
+            ref T first = ref MemoryMarshal.GetReference(row);
+            for (; start + Vector256<T>.Count <= row.Length; start += Vector256<T>.Count)
+            {
+                uint bits = Vector256.GreaterThan(Vector256.LoadUnsafe(ref first, (nuint)start), Vector256<T>.Zero).ExtractMostSignificantBits();
+                if (into is null) { count += BitOperations.PopCount(bits); continue; }
+                for (; bits != 0; bits &= bits - 1) into[count++] = start + BitOperations.TrailingZeroCount(bits);
+            }
+        }
+        for (int j = start; j < row.Length; j++)
+        {
+            if (!(row[j] > T.Zero)) continue;
+            if (into is not null) into[count] = j;
+            count++;
+        }
+        return count;
     }
 
     /// <summary>
@@ -341,21 +397,23 @@ internal static class EntmaxCpu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardRows<T>(Tensor pTensor, Tensor grad, Tensor output, long firstRow, long rows, int n, double alpha)
+    private static long BackwardRows<T>(Tensor pTensor, Tensor grad, Tensor output, RowRange rows, int n, double alpha)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var pAll = Data<T>(pTensor);
         var gAll = Data<T>(grad);
         var outAll = Data<T>(output);
-        for (long r = firstRow; r < firstRow + rows; r++)
+        for (long r = rows.First; r < rows.First + rows.Count; r++)
         {
-            var p = pAll.Slice((int)(r * n), n);
-            var g = gAll.Slice((int)(r * n), n);
-            var o = outAll.Slice((int)(r * n), n);
+            int width = Math.Min(n, (rows.Keys(r, n) + Vector<T>.Count - 1) / Vector<T>.Count * Vector<T>.Count);   // to the end of the diagonal's lane
+            var p = pAll.Slice((int)(r * n), width);
+            var g = gAll.Slice((int)(r * n), width);
+            var o = outAll.Slice((int)(r * n), width);
+            outAll.Slice((int)(r * n) + width, n - width).Clear();
             var (wg, w) = alpha == 1.5 ? SquareRootWeights(p, g, o) : PowerWeights(p, g, o, 2 - alpha);   // o = w, returns ⟨w, g⟩, Σw
             T q = w == T.Zero ? T.Zero : wg / w;
             int j = 0;
-            if (Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
+            if (Vector.IsHardwareAccelerated && o.Length >= Vector<T>.Count)
             {
                 var pl = MemoryMarshal.Cast<T, Vector<T>>(p);
                 var gl = MemoryMarshal.Cast<T, Vector<T>>(g);
@@ -365,8 +423,9 @@ internal static class EntmaxCpu
                     if (!Vector.EqualsAll(pl[i], Vector<T>.Zero)) ol[i] *= gl[i] - vq;   // lanes off the support stay 0, g unread
                 j = ol.Length * Vector<T>.Count;
             }
-            for (; j < n; j++) o[j] *= g[j] - q;
+            for (; j < o.Length; j++) o[j] *= g[j] - q;
         }
+        return 0;
     }
 
     /// <summary>o = √p; returns (⟨√p, g⟩, Σ√p). SIMD lanes wholly off the support (most of a sparse row) skip g.</summary>

@@ -108,6 +108,21 @@ public class EntmaxCpuTests
         Assert.True(gap <= (dtype == ScalarType.Float64 ? 1e-12 : 1e-5), $"max gap {gap:E2}");
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32, 37, 37)]
+    [InlineData(ScalarType.Float32, 50, 20)]          // rows past Lk see every key
+    [InlineData(ScalarType.Float64, 9, 30)]
+    public void Causal_rows_equal_masking_with_minus_infinity_bit_for_bit(ScalarType dtype, long lq, long lk)
+    {
+        var s = (randn(new long[] { 3, lq, lk }, dtype: ScalarType.Float64, generator: new Generator(21)) * 2).to(dtype);
+        var masked = s.masked_fill(ones(lq, lk, ScalarType.Bool).triu(1), double.NegativeInfinity);
+        var p = EntmaxCpu.Forward15(s, causal: true, out long support);                   // the future's scores are finite and unread
+        Assert.True(p.eq(EntmaxCpu.Forward15(masked)).all().item<bool>(), "forward differs from the masked rows");
+        Assert.Equal(p.gt(0).sum().item<long>(), support);
+        var g = randn(new long[] { 3, lq, lk }, dtype: ScalarType.Float64, generator: new Generator(22)).to(dtype);
+        Assert.True(EntmaxCpu.Backward(p, g, 1.5, causal: true).eq(EntmaxCpu.Backward(p, g, 1.5)).all().item<bool>(), "backward differs from the full rows");
+    }
+
     [Fact]
     public void Other_layouts_take_the_tensor_path()
     {
