@@ -40,7 +40,7 @@ internal sealed class CausalEntmaxAttentionFunction : MultiTensorFunction<Causal
     /// <summary>Output (B, H, Lq, dᵥ) and p (B, H, Lq, Lk) for q (B, H, Lq, d), k (B, H, Lk, d), v (B, H, Lk, dᵥ), checked by the caller.</summary>
     public static (Tensor Output, Tensor P) Apply(Tensor q, Tensor k, Tensor v, bool? sparse = null)
     {
-        var results = apply(q, k, v, sparse ?? (object)"auto");
+        var results = apply(q, k, v, sparse!);                                    // null: chosen from p's support
         return (results[0], results[1]);
     }
 
@@ -110,16 +110,14 @@ internal static class SparseAttentionRows
         return (dq, dk, dv);
     }
 
-    private static Span<T> Data<T>(Tensor t) where T : unmanaged => MemoryMarshal.Cast<byte, T>(t.bytes);
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardSlice<T>(Tensor qT, Tensor kT, Tensor vT, Tensor pT, Tensor dOutT, Tensor dqT, Tensor dkT, Tensor dvT, long slice, T scale)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int lq = (int)pT.shape[2], lk = (int)pT.shape[3], d = (int)qT.shape[3], dv = (int)vT.shape[3];
         int qBase = (int)slice * lq * d, kBase = (int)slice * lk * d, vBase = (int)slice * lk * dv, oBase = (int)slice * lq * dv;
-        Span<T> q = Data<T>(qT), k = Data<T>(kT), v = Data<T>(vT), p = Data<T>(pT), dOut = Data<T>(dOutT);
-        Span<T> dq = Data<T>(dqT), dk = Data<T>(dkT), dvAll = Data<T>(dvT);
+        Span<T> q = EntmaxCpu.Data<T>(qT), k = EntmaxCpu.Data<T>(kT), v = EntmaxCpu.Data<T>(vT), p = EntmaxCpu.Data<T>(pT), dOut = EntmaxCpu.Data<T>(dOutT);
+        Span<T> dq = EntmaxCpu.Data<T>(dqT), dk = EntmaxCpu.Data<T>(dkT), dvAll = EntmaxCpu.Data<T>(dvT);
         var support = new int[lk];
         var (weights, gradients) = (new T[lk], new T[lk]);            // √p_ij and g_ij over the row's support
         for (int i = 0; i < lq; i++)

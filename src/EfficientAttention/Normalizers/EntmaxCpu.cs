@@ -39,13 +39,13 @@ internal static class EntmaxCpu
         && t.numel() * t.element_size() <= int.MaxValue;
 
     /// <summary>Exact 1.5-entmax of each row (of each row's causal prefix when <paramref name="causal"/>).</summary>
-    public static Tensor Forward15(Tensor scores, bool causal = false) => Forward15(scores, causal, out _);
+    public static Tensor Forward15(Tensor scores, bool causal = false) => Map(scores, new RowSolver(1.5, 0), causal, countSupport: false, out _);
 
     /// <summary>The same, and the number of nonzero entries written (<paramref name="support"/>, over every row).</summary>
-    public static Tensor Forward15(Tensor scores, bool causal, out long support) => Map(scores, new RowSolver(1.5, 0), causal, out support);
+    public static Tensor Forward15(Tensor scores, bool causal, out long support) => Map(scores, new RowSolver(1.5, 0), causal, countSupport: true, out support);
 
     /// <summary>α-entmax of each row by <paramref name="iterations"/> bisection steps on τ, then renormalisation.</summary>
-    public static Tensor ForwardBisect(Tensor scores, double alpha, int iterations) => Map(scores, new RowSolver(alpha, iterations), causal: false, out _);
+    public static Tensor ForwardBisect(Tensor scores, double alpha, int iterations) => Map(scores, new RowSolver(alpha, iterations), causal: false, countSupport: false, out _);
 
     /// <summary>Jᵀg at output p (J is symmetric), weights p^{2−α} on the support; 0 past the diagonal when <paramref name="causal"/>.</summary>
     public static Tensor Backward(Tensor p, Tensor grad, double alpha, bool causal = false)
@@ -61,13 +61,13 @@ internal static class EntmaxCpu
     /// <summary>How τ is found: the exact 1.5-entmax solver (<see cref="Iterations"/> = 0) or bisection.</summary>
     private readonly record struct RowSolver(double Alpha, int Iterations);
 
-    private static Tensor Map(Tensor scores, RowSolver solver, bool causal, out long support)
+    private static Tensor Map(Tensor scores, RowSolver solver, bool causal, bool countSupport, out long support)
     {
         var input = scores.contiguous();
         var output = empty_like(input);
         support = input.dtype == ScalarType.Float32
-            ? Rows(input, output, causal, (i, o, rows, n) => ForwardRows<float>(i, o, rows, n, solver))
-            : Rows(input, output, causal, (i, o, rows, n) => ForwardRows<double>(i, o, rows, n, solver));
+            ? Rows(input, output, causal, (i, o, rows, n) => ForwardRows<float>(i, o, rows, n, solver, countSupport))
+            : Rows(input, output, causal, (i, o, rows, n) => ForwardRows<double>(i, o, rows, n, solver, countSupport));
         return output;
     }
 
@@ -81,7 +81,7 @@ internal static class EntmaxCpu
         public int Keys(long r, int n) => Queries == 0 ? n : (int)Math.Min(r % Queries + 1, n);
     }
 
-    /// <summary>Works rows <paramref name="rows"/>; returns what they count (the forward: nonzeros written; else 0).</summary>
+    /// <summary>Works rows <paramref name="rows"/>; returns what they count (the forward, when asked: nonzeros written; else 0).</summary>
     private delegate long RowKernel(Tensor input, Tensor output, RowRange rows, int n);
 
     /// <summary>
@@ -110,10 +110,10 @@ internal static class EntmaxCpu
 
     private const int ChunksPerWorker = 16;
 
-    private static Span<T> Data<T>(Tensor t) where T : unmanaged => MemoryMarshal.Cast<byte, T>(t.bytes);
+    internal static Span<T> Data<T>(Tensor t) where T : unmanaged => MemoryMarshal.Cast<byte, T>(t.bytes);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long ForwardRows<T>(Tensor input, Tensor output, RowRange rows, int n, RowSolver solver)
+    private static long ForwardRows<T>(Tensor input, Tensor output, RowRange rows, int n, RowSolver solver, bool countSupport)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var all = Data<T>(input);
@@ -138,7 +138,7 @@ internal static class EntmaxCpu
                 if (scale == 0.5) Write(z, p, max, T.CreateTruncating(scale), T.CreateTruncating(tau), T.CreateTruncating(1 / total));
                 else WritePower(z, p, double.CreateTruncating(max), scale, tau, 1 / total);
             }
-            support += Support(p, null);
+            if (countSupport) support += Support(p, null);
         }
         return support;
     }
